@@ -1,0 +1,3 @@
+from acpo_bench.cli import main
+
+raise SystemExit(main())

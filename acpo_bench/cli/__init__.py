@@ -1,0 +1,58 @@
+"""The ``acpo-bench`` command line: one module per command, assembled here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from acpo_bench import __version__
+from acpo_bench.cli import data_cmd, eval_cmd, list_cmd
+
+COMMANDS = (eval_cmd, list_cmd, data_cmd)
+err_console = Console(stderr=True)
+
+
+class UsageError(Exception):
+    """Bad input: printed as one clear line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="acpo-bench", description="Does your audio-visual LM really listen?")
+    parser.add_argument("--version", action="version", version=f"acpo-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        err_console.print("[red]interrupted[/red]: answers committed so far are kept in the cache; rerun to resume")
+        return 130
+    except Exception as exc:  # every expected failure type carries a message written for the user
+        if not _is_user_error(exc):
+            raise
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, markup=False)
+        return 2
+
+
+def _is_user_error(exc: Exception) -> bool:
+    from acpo_bench.adapter import ModelLoadError
+    from acpo_bench.cache import CacheMismatchError
+    from acpo_bench.clips import DatasetError
+    from acpo_bench.registry import UnknownNameError
+    from acpo_bench.results import ResultsError
+    from acpo_bench.runner import ScoringError
+
+    return isinstance(exc, (UsageError, ModelLoadError, CacheMismatchError, DatasetError, UnknownNameError,
+                            ResultsError, ScoringError, FileExistsError, ValueError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

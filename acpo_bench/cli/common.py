@@ -1,0 +1,47 @@
+"""Helpers the commands share: resolving task and model names, loading data."""
+
+from __future__ import annotations
+
+import re
+
+from acpo_bench import registry
+from acpo_bench.clips import ClipSet, load_clips
+from acpo_bench.models import BUILTIN as BUILTIN_MODELS
+from acpo_bench.task import Task
+from acpo_bench.tasks import BUILTIN as BUILTIN_TASKS
+from acpo_bench.tasks.suites import SUITES
+
+
+def resolve_tasks(spec: str) -> tuple[dict[str, Task], int | None]:
+    """``all`` / ``core`` / ``t1,t2`` -> tasks by name, and the suite's clip count (None: the whole dataset)."""
+    if spec in SUITES:
+        suite = SUITES[spec]
+        names, clips = suite.tasks, suite.clips
+    else:
+        names, clips = tuple(n.strip() for n in spec.split(",") if n.strip()), None
+    if not names:
+        raise ValueError("--tasks is empty; name a suite (all, core) or tasks separated by commas")
+    tasks = {}
+    for name in names:
+        task = registry.load(registry.TASK_GROUP, name, BUILTIN_TASKS, "task")
+        if not isinstance(task, Task):
+            raise TypeError(f"task {name!r} resolves to {type(task).__name__}, not an acpo_bench.task.Task")
+        tasks[name] = task
+    return tasks, clips
+
+
+def load_model(name: str, model_args: dict[str, str], adapter: str | None):
+    factory = registry.load(registry.MODEL_GROUP, name, BUILTIN_MODELS, "model")
+    return factory(model_args, adapter)
+
+
+def load_data(data: str | None, show_progress: bool = True) -> ClipSet:
+    if data:
+        return load_clips(data)
+    from acpo_bench.synth.generate import default_world
+
+    return default_world(show_progress=show_progress)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"

@@ -1,0 +1,244 @@
+"""Media I/O on PyAV: decode frames and a mono 16 kHz audio track, manipulate audio, write h264 + AAC mp4.
+
+Every failure becomes a :class:`MediaError` whose message names the file and the reason, so the runner can turn it
+into a per-sample error record instead of a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+SAMPLE_RATE = 16_000
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".opus")
+
+
+class MediaError(RuntimeError):
+    """A file that cannot be decoded as asked; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class MediaSpec:
+    """How frames are sampled: ``frames`` evenly spaced over the clip, or ``fps`` frames per second (not both)."""
+
+    frames: int | None = 2
+    fps: float | None = None
+    sample_rate: int = SAMPLE_RATE
+
+    def __post_init__(self) -> None:
+        if (self.frames is None) == (self.fps is None):
+            raise ValueError("give exactly one of frames (a count) or fps (a rate)")
+        if self.frames is not None and self.frames < 1:
+            raise ValueError(f"frames must be >= 1, got {self.frames}")
+        if self.fps is not None and self.fps <= 0:
+            raise ValueError(f"fps must be > 0, got {self.fps}")
+
+    def key(self) -> str:
+        return f"frames={self.frames}" if self.frames is not None else f"fps={self.fps:g}"
+
+
+@dataclass(frozen=True)
+class VideoTrack:
+    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
+    times: np.ndarray  # (T,) seconds
+    duration: float
+
+
+@dataclass(frozen=True)
+class Media:
+    """Decoded input of one probe: the sampled frames and the recipe's audio at ``sample_rate``."""
+
+    frames: np.ndarray
+    frame_times: np.ndarray
+    audio: np.ndarray
+    sample_rate: int
+    duration: float
+
+
+def content_id(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """A fast identity of a media file: size plus the first and last MiB, hashed.
+
+    Reading whole multi-GB videos just to name them would dominate start-up; size + both ends tells real files apart.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        digest = hashlib.sha256(str(size).encode())
+        with open(p, "rb") as fh:
+            digest.update(fh.read(chunk))
+            if size > 2 * chunk:
+                fh.seek(-chunk, os.SEEK_END)
+                digest.update(fh.read(chunk))
+    except IsADirectoryError:
+        raise MediaError(f"{p}: is a directory, expected a media file") from None
+    except OSError as exc:
+        raise MediaError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    return "file:" + digest.hexdigest()[:24]
+
+
+def _open(path: str | os.PathLike[str]) -> av.container.InputContainer:
+    p = Path(path)
+    if p.is_dir():
+        raise MediaError(f"{p}: is a directory, expected a media file")
+    if not p.exists():
+        raise MediaError(f"{p}: file not found")
+    if p.stat().st_size == 0:
+        raise MediaError(f"{p}: file is empty (0 bytes)")
+    try:
+        return av.open(os.fsdecode(p), metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise MediaError(f"{p}: cannot open as media ({exc})") from None
+
+
+def _target_times(duration: float, spec: MediaSpec) -> np.ndarray:
+    if spec.frames is not None:
+        return (np.arange(spec.frames) + 0.5) * duration / spec.frames
+    count = max(1, int(np.floor(duration * spec.fps + 1e-6)))
+    return (np.arange(count) + 0.5) / spec.fps
+
+
+def _stream_duration(container: av.container.InputContainer, stream: av.stream.Stream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def decode_video(path: str | os.PathLike[str], spec: MediaSpec) -> VideoTrack:
+    """Sample frames at evenly spaced times (the frame shown at each time) as RGB uint8."""
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        duration = _stream_duration(container, stream)
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        decoded: list[tuple[float, av.VideoFrame]] = []
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                t = float(frame.time) if frame.time is not None else index / rate
+                decoded.append((t, frame))
+        except av.error.FFmpegError as exc:
+            if not decoded:
+                raise MediaError(f"{path}: cannot decode video ({exc})") from None
+            # A truncated tail: keep the frames decoded so far, as players do.
+        if not decoded:
+            raise MediaError(f"{path}: no decodable video frames")
+    times = np.array([t for t, _ in decoded])
+    start = times.min()
+    last = times.max() - start + 1.0 / rate
+    if duration is None or not np.isfinite(duration) or duration <= 0 or duration > last + 1.0:
+        duration = last
+    targets = _target_times(duration, spec)
+    # the frame on screen at time t is the last one whose timestamp is <= t
+    order = np.argsort(times)
+    idx = np.searchsorted(times[order] - start, targets, side="right") - 1
+    chosen = order[np.clip(idx, 0, len(order) - 1)]
+    frames = np.stack([decoded[i][1].to_ndarray(format="rgb24") for i in chosen])
+    return VideoTrack(frames=frames, times=targets, duration=float(duration))
+
+
+def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The first audio stream of a video or audio file, downmixed to mono float32 at ``sample_rate``."""
+    with _open(path) as container:
+        if not container.streams.audio:
+            raise MediaError(f"{path}: has no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        chunks: list[np.ndarray] = []
+        start: float | None = None
+        try:
+            for frame in container.decode(stream):
+                if start is None:
+                    start = float(frame.time) if frame.time is not None else 0.0
+                frame.pts = None  # let the resampler run on sample counts, not on (possibly broken) timestamps
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+        except av.error.FFmpegError as exc:
+            if not chunks:
+                raise MediaError(f"{path}: cannot decode audio ({exc})") from None
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
+    if not chunks:
+        raise MediaError(f"{path}: audio stream holds no samples")
+    audio = np.concatenate(chunks).astype(np.float32, copy=False)
+    # Align sample 0 with time 0: a track that starts late is padded, one that starts early is cut.
+    offset = int(round((start or 0.0) * sample_rate))
+    if offset > 0:
+        audio = np.concatenate([np.zeros(offset, dtype=np.float32), audio])
+    elif offset < 0:
+        audio = audio[-offset:]
+    return audio
+
+
+def fit_length(audio: np.ndarray, length: int, loop: bool = True) -> np.ndarray:
+    """Trim to ``length`` samples, or extend a shorter track by looping it (or by zeros with ``loop=False``)."""
+    if length <= 0:
+        return np.zeros(0, dtype=np.float32)
+    if len(audio) >= length:
+        return audio[:length].astype(np.float32, copy=False)
+    if not loop or len(audio) == 0:
+        return np.concatenate([audio, np.zeros(length - len(audio), dtype=np.float32)])
+    reps = int(np.ceil(length / len(audio)))
+    return np.tile(audio, reps)[:length].astype(np.float32, copy=False)
+
+
+def silence(length: int) -> np.ndarray:
+    return np.zeros(length, dtype=np.float32)
+
+
+def noise_floor(length: int, dbfs: float, rng: np.random.Generator) -> np.ndarray:
+    """White noise whose RMS is ``dbfs`` relative to full scale (1.0)."""
+    return (rng.standard_normal(length) * 10 ** (dbfs / 20)).astype(np.float32)
+
+
+def apply_gain(audio: np.ndarray, gain_db: float) -> np.ndarray:
+    return (audio * np.float32(10 ** (gain_db / 20))).astype(np.float32, copy=False)
+
+
+def rms_dbfs(audio: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0
+    return 20 * np.log10(rms) if rms > 0 else float("-inf")
+
+
+def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, audio: np.ndarray | None,
+              sample_rate: int = SAMPLE_RATE, crf: int = 23) -> None:
+    """Write RGB frames as h264 (yuv420p) and mono float audio as AAC into one mp4.
+
+    Encoding runs single-threaded with fixed settings so the same arrays give the same bytes on this build.
+    """
+    frames = np.asarray(frames, dtype=np.uint8)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (T, H, W, 3) uint8, got shape {frames.shape}")
+    height, width = frames.shape[1:3]
+    if height % 2 or width % 2:
+        raise ValueError(f"h264 with yuv420p needs even frame sizes, got {width}x{height}")
+    with av.open(os.fsdecode(path), "w", format="mp4") as out:
+        vstream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
+        vstream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+        astream = None
+        if audio is not None:
+            astream = out.add_stream("aac", rate=sample_rate, layout="mono")
+        for array in frames:
+            for packet in vstream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
+                out.mux(packet)
+        for packet in vstream.encode():
+            out.mux(packet)
+        if astream is not None:
+            samples = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+            # With a timestamp the muxer writes an edit list for the AAC priming samples, so decoders trim them.
+            frame.sample_rate, frame.pts, frame.time_base = sample_rate, 0, Fraction(1, sample_rate)
+            for packet in astream.encode(frame):
+                out.mux(packet)
+            for packet in astream.encode():
+                out.mux(packet)

@@ -1,0 +1,49 @@
+"""What a task plugin is: three small functions and a version.
+
+``build(clips, seed) -> probes`` decides what to ask; ``score(probe, response, lexicon) -> record`` judges one answer;
+``aggregate(records, bootstrap) -> TaskSummary`` turns records into metrics with CIs. A third-party task is a module
+exposing a :class:`Task`, registered under the ``acpo_bench.tasks`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from acpo_bench.clips import ClipSet
+from acpo_bench.lexicon import Lexicon
+from acpo_bench.metrics import ClipBootstrap, MetricValue, RatioMetric, breakdown, compute, paraphrase_spread
+from acpo_bench.schemas import Probe, Response, SampleRecord
+from acpo_bench.scoring import score_probe
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    metrics: dict[str, MetricValue]
+    per_class: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    per_paraphrase: dict[str, dict] = field(default_factory=dict)
+    breakdowns: dict[str, dict] = field(default_factory=dict)
+    replicates: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # for composites; never written
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    version: int
+    description: str
+    build: Callable[[ClipSet, int], list[Probe]]
+    aggregate: Callable[[Sequence[SampleRecord], ClipBootstrap], TaskSummary]
+    headline: tuple[str, ...]
+    score: Callable[[Probe, Response, Lexicon], SampleRecord] = score_probe
+    requires: tuple[str, ...] = ("visible", "audible")
+
+
+def summarize(records: Sequence[SampleRecord], metrics: Sequence[RatioMetric], bootstrap: ClipBootstrap,
+              class_metrics: Sequence[RatioMetric] | None = None, **breakdowns: dict) -> TaskSummary:
+    """The usual aggregate: every metric with its CI, per queried class, and per paraphrase with the spread."""
+    values, reps = compute(records, metrics, bootstrap)
+    per_class = breakdown(records, class_metrics if class_metrics is not None else metrics, lambda r: r.target)
+    return TaskSummary(metrics=values, per_class=per_class, per_paraphrase=paraphrase_spread(records, metrics),
+                       breakdowns=breakdowns, replicates=reps)
