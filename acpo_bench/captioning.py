@@ -25,4 +25,4 @@ def cider_scores(candidates: dict[str, str], references: dict[str, list[str]]) -
     gts = {k: [normalize(r) for r in references[k]] for k in keys}
     res = {k: [normalize(candidates[k]) or "empty"] for k in keys}
     _, per_item = Cider().compute_score(gts, res)
-    return {k: float(s) * 100 for k, s in zip(gts, per_item)}
+    return {k: float(s) * 100 for k, s in zip(gts, per_item, strict=True)}

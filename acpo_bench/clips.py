@@ -52,7 +52,8 @@ def load_clips(directory: str | Path, name: str | None = None) -> ClipSet:
     manifest = root / MANIFEST
     if not manifest.is_dir():
         raise DatasetError(f"{root}: no {MANIFEST}/ directory. A clip dataset is written by `acpo-bench data synth` "
-                           f"or `acpo-bench probes build`: a datasets.Dataset with columns {', '.join(REQUIRED_COLUMNS)}")
+                           "or `acpo-bench probes build`: a datasets.Dataset with columns "
+                           f"{', '.join(REQUIRED_COLUMNS)}")
     import datasets  # heavy import, only when a dataset is read
 
     datasets.disable_progress_bars()

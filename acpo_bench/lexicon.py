@@ -140,7 +140,8 @@ class Lexicon:
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: cannot read the lexicon ({exc}); expected JSON {{label: [synonym, ...]}}")
+            raise ValueError(f"{path}: cannot read the lexicon ({exc}); "
+                             "expected JSON {label: [synonym, ...]}") from None
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
             raise ValueError(f"{path}: a lexicon is a JSON object mapping each label to a list of synonyms")
         return cls(data)

@@ -147,12 +147,16 @@ def decode_video(path: str | os.PathLike[str], spec: MediaSpec) -> VideoTrack:
 
 
 def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The first audio stream of a video or audio file, downmixed to mono float32 at ``sample_rate``."""
+    """The first audio stream of a video or audio file, as mono float32 at ``sample_rate``.
+
+    Channels are averaged (as librosa's to_mono does) rather than mixed by FFmpeg's default matrix, which adds
+    +3 dB for stereo and more for 5.1/7.1, so the level of a track does not depend on its channel count.
+    """
     with _open(path) as container:
         if not container.streams.audio:
             raise MediaError(f"{path}: has no audio stream")
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        resampler = None
         chunks: list[np.ndarray] = []
         start: float | None = None
         try:
@@ -160,13 +164,16 @@ def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -
                 if start is None:
                     start = float(frame.time) if frame.time is not None else 0.0
                 frame.pts = None  # let the resampler run on sample counts, not on (possibly broken) timestamps
+                if resampler is None:
+                    channels = frame.layout.nb_channels
+                    resampler = av.AudioResampler(format="flt", layout=frame.layout, rate=sample_rate)
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
+                    chunks.append(out.to_ndarray().reshape(-1, channels).mean(axis=1))
         except av.error.FFmpegError as exc:
             if not chunks:
                 raise MediaError(f"{path}: cannot decode audio ({exc})") from None
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
+        for out in resampler.resample(None) if resampler else ():
+            chunks.append(out.to_ndarray().reshape(-1, channels).mean(axis=1))
     if not chunks:
         raise MediaError(f"{path}: audio stream holds no samples")
     audio = np.concatenate(chunks).astype(np.float32, copy=False)

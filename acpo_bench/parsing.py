@@ -16,8 +16,10 @@ _FILLER = (("the", "answer", "is"), ("my", "answer", "is"), ("i", "would", "say"
            ("sure",))
 # leading phrases that mean "no" ("There is no dog.", "I don't hear a dog.")
 _NEGATIVE_OPENINGS = (("there", "is", "no"), ("there's", "no"), ("there", "are", "no"), ("there", "is", "not"),
-                      ("there", "isn't"), ("there", "aren't"), ("there", "are", "not"), ("i", "don't"),
-                      ("i", "do", "not"), ("i", "cannot"), ("i", "can't"), ("not",), ("none",), ("nothing",))
+                      ("there", "isn't"), ("there", "aren't"), ("there", "are", "not"), ("not",), ("none",),
+                      ("nothing",),
+                      *((*subject, verb) for subject in (("i", "don't"), ("i", "do", "not"), ("i", "cannot"),
+                                                         ("i", "can't")) for verb in ("hear", "see")))
 
 
 def parse_yes_no(text: str | None) -> YesNo:

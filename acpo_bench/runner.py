@@ -115,7 +115,7 @@ def answer_jobs(jobs: Sequence[Job], adapter: Adapter, cache: ResponseCache | No
     """probe_id -> Response, or an error string. Cached answers are reused; new ones are committed per batch."""
     fingerprint = adapter.fingerprint()
     keys = {j.probe.probe_id: ResponseCache.key(fingerprint, j.probe.probe_id, job_settings(j, config)) for j in jobs}
-    cached = cache.get_many(list(keys.values())) if cache else {}
+    cached = cache.get_many(list(keys.values())) if cache is not None else {}
     answers: dict[str, Response | str] = {}
     for job in jobs:
         if keys[job.probe.probe_id] in cached:
@@ -142,13 +142,13 @@ def answer_jobs(jobs: Sequence[Job], adapter: Adapter, cache: ResponseCache | No
                 requests.append(Request(probe, media, vocabulary))
             responses = _answer_batch(adapter, mode, requests, config)
             new = []
-            for request, response in zip(requests, responses):
+            for request, response in zip(requests, responses, strict=True):
                 answers[request.probe.probe_id] = response
                 if isinstance(response, Response):
                     new.append((keys[request.probe.probe_id], request.probe.probe_id, response))
                 else:
                     errors += 1
-            if cache and new:
+            if cache is not None and new:
                 cache.put_many(new)
             computed += len(new)
             advance(len(batch))

@@ -36,7 +36,7 @@ def _where(condition: str, question: str):
 
 
 def aggregate(records: Sequence[SampleRecord], bootstrap: ClipBootstrap) -> TaskSummary:
-    echo = lambda r: bool(set(r.answer or ()) & set(r.visible))  # noqa: E731
+    echo = lambda r: bool(set(r.answer or ()) & set(r.visible))
     metrics = [
         rate("silent_hallucination_rate", False, _where("silence", "list_sounds"),
              lambda r: bool(r.extra.get("asserts_sound"))),
@@ -51,5 +51,11 @@ def aggregate(records: Sequence[SampleRecord], bootstrap: ClipBootstrap) -> Task
     return summarize(records, metrics, bootstrap, class_metrics=[metrics[3], metrics[6]])
 
 
-TASK = Task(name=NAME, version=1, description="video under digital silence and a -40 dBFS noise floor: any sound reported is hallucinated", build=build, aggregate=aggregate,
-            headline=("silent_hallucination_rate", "visual_echo_rate", "any_sound_accuracy"))
+TASK = Task(
+    name=NAME,
+    version=1,
+    description="video under digital silence and a -40 dBFS noise floor: any sound reported is hallucinated",
+    build=build,
+    aggregate=aggregate,
+    headline=("silent_hallucination_rate", "visual_echo_rate", "any_sound_accuracy"),
+)

@@ -35,5 +35,11 @@ def aggregate(records: Sequence[SampleRecord], bootstrap: ClipBootstrap) -> Task
     return summarize(records, metrics, bootstrap, class_metrics=metrics[:1])
 
 
-TASK = Task(name=NAME, version=1, description="POPE-style sound questions under own audio (random / popular / visual-adversarial negatives)", build=build, aggregate=aggregate,
-            headline=("adversarial_f1", "random_accuracy", "popular_f1", "adversarial_yes_ratio"))
+TASK = Task(
+    name=NAME,
+    version=1,
+    description="POPE-style sound questions under own audio (random / popular / visual-adversarial negatives)",
+    build=build,
+    aggregate=aggregate,
+    headline=("adversarial_f1", "random_accuracy", "popular_f1", "adversarial_yes_ratio"),
+)

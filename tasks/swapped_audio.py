@@ -79,7 +79,7 @@ def _caption_metrics(records: Sequence[SampleRecord]) -> list[RatioMetric]:
 def aggregate(records: Sequence[SampleRecord], bootstrap: ClipBootstrap) -> TaskSummary:
     records = [r for r in records if r.error is None]
     inv_yn, inv_open = _invariance(records, "sound_of"), _invariance(records, "list_sounds")
-    mentions = lambda r: set(r.answer or ())  # noqa: E731
+    mentions = lambda r: set(r.answer or ())
     vahr_yn = rate("vahr_yn", False, _swapped("sound_of", "visible"), said_yes)
     vahr_open = rate("vahr_open", False, _swapped("list_sounds"), lambda r: bool(mentions(r) & set(r.visible)))
     has_open = any(_swapped("list_sounds")(r) for r in records)
@@ -103,5 +103,11 @@ def aggregate(records: Sequence[SampleRecord], bootstrap: ClipBootstrap) -> Task
     return summarize(records, metrics, bootstrap, class_metrics=class_metrics)
 
 
-TASK = Task(name=NAME, version=1, description="video of one clip under the audio of another whose sounds it does not show", build=build, aggregate=aggregate,
-            headline=("vahr", "vahr_yn", "vahr_open", "swapped_in_accuracy", "invariance_yn"))
+TASK = Task(
+    name=NAME,
+    version=1,
+    description="video of one clip under the audio of another whose sounds it does not show",
+    build=build,
+    aggregate=aggregate,
+    headline=("vahr", "vahr_yn", "vahr_open", "swapped_in_accuracy", "invariance_yn"),
+)

@@ -42,5 +42,11 @@ def aggregate(records: Sequence[SampleRecord], bootstrap: ClipBootstrap) -> Task
     return summarize(records, own + swapped_audio, bootstrap, class_metrics=[own[0], swapped_audio[0]])
 
 
-TASK = Task(name=NAME, version=1, description='the visual control: POPE-style "can you see x" under own and under swapped audio', build=build, aggregate=aggregate,
-            headline=("own_accuracy", "swapped_accuracy", "own_adversarial_f1", "swapped_adversarial_f1"))
+TASK = Task(
+    name=NAME,
+    version=1,
+    description='the visual control: POPE-style "can you see x" under own and under swapped audio',
+    build=build,
+    aggregate=aggregate,
+    headline=("own_accuracy", "swapped_accuracy", "own_adversarial_f1", "swapped_adversarial_f1"),
+)

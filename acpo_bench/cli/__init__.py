@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.text import Text
 
 from acpo_bench import __version__
 from acpo_bench.cli import data_cmd, eval_cmd, list_cmd
@@ -38,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # every expected failure type carries a message written for the user
         if not _is_user_error(exc):
             raise
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, markup=False)
+        err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True, highlight=False)
         return 2
 
 

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         outcome = evaluate(adapter, tasks, clips, config, cache, show_progress=not args.quiet)
     finally:
-        if cache:
+        if cache is not None:
             cache.close()
     used = clips.head(limit)
     results = results_document(args, adapter, model_args, config, used, outcome)

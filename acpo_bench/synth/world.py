@@ -228,7 +228,9 @@ def audio_caption(spec: ClipSpec) -> str:
 def _where(e: Event, size: int) -> str:
     col = "left" if e.x < size / 3 else "right" if e.x > 2 * size / 3 else "centre"
     row = "top" if e.y < size / 3 else "bottom" if e.y > 2 * size / 3 else ""
-    return f"at the {row} {col}".replace("  ", " ") if row else ("in the centre" if col == "centre" else f"on the {col}")
+    if row:
+        return f"at the {row} {col}"
+    return "in the centre" if col == "centre" else f"on the {col}"
 
 
 _MASS_NOUN = {"water": "water", "wind": "wind"}
