@@ -31,10 +31,12 @@ class ClipSet:
     clips: tuple[Clip, ...]
     lexicon: Lexicon
     root: str | None = None
+    annotations: tuple[dict, ...] = ()  # benchmark items (e.g. AVHBench QA) for tasks with their own loader
 
     def fingerprint(self) -> str:
         """Identity of the data: every clip's content and labels, independent of paths."""
-        return "sha256:" + stable_hash([(c.content_id, c.visible, c.audible) for c in self.clips], length=64)
+        return "sha256:" + stable_hash([(c.content_id, c.visible, c.audible) for c in self.clips],
+                                       list(self.annotations), length=64)
 
     def head(self, n: int | None) -> ClipSet:
         return self if n is None else replace(self, clips=self.clips[:n])

@@ -108,6 +108,22 @@ def compute(records: Sequence[SampleRecord], metrics: Sequence[RatioMetric], boo
     return values, reps
 
 
+def contributions(records: Sequence[SampleRecord], metrics: Sequence[RatioMetric]
+                  ) -> dict[str, dict[str, list[float]]]:
+    """probe_id -> {metric: [num, den]} for every metric a record counts in.
+
+    Written into the samples file, these make every metric recomputable from samples alone: the gate pairs them by
+    probe id without knowing how any task defines its metrics.
+    """
+    out: dict[str, dict[str, list[float]]] = {}
+    for record in scored(records):
+        for metric in metrics:
+            part = metric.contribution(record)
+            if part is not None:
+                out.setdefault(record.probe_id, {})[metric.name] = [float(part[0]), float(part[1])]
+    return out
+
+
 def point_values(records: Sequence[SampleRecord], metrics: Sequence[RatioMetric]) -> dict[str, float | None]:
     totals: dict[str, list[float]] = {m.name: [0.0, 0.0] for m in metrics}
     for record in scored(records):

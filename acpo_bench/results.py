@@ -41,10 +41,14 @@ def samples_filename(task: str) -> str:
     return f"samples_{task}.jsonl"
 
 
-def write_samples(directory: str | Path, task: str, records: Sequence[SampleRecord]) -> dict[str, str]:
-    """Write records sorted by (probe id, paraphrase) and return the {path, sha256} block for the results file."""
+def write_samples(directory: str | Path, task: str, records: Sequence[SampleRecord],
+                  contributions: dict[str, dict[str, list[float]]] | None = None) -> dict[str, str]:
+    """Write records sorted by (clip, probe id), each with its ``metrics`` contributions ({metric: [num, den]}),
+    and return the {path, sha256} block for the results file."""
     ordered = sorted(records, key=lambda r: (r.clip_id, r.probe_id))
-    blob = "".join(json.dumps(r.to_json(), sort_keys=True, ensure_ascii=False) + "\n" for r in ordered).encode()
+    contributions = contributions or {}
+    blob = "".join(json.dumps({**r.to_json(), "metrics": contributions.get(r.probe_id, {})}, sort_keys=True,
+                              ensure_ascii=False) + "\n" for r in ordered).encode()
     name = samples_filename(task)
     atomic_write(Path(directory) / name, blob)
     return {"path": name, "sha256": hashlib.sha256(blob).hexdigest()}
@@ -82,6 +86,11 @@ def load_results(path: str | Path) -> dict[str, Any]:
 
 def load_samples(results_path: str | Path, task: str) -> list[SampleRecord]:
     """The records of one task, checked against the sha256 the results file recorded."""
+    return [SampleRecord.from_json(row) for row in load_sample_rows(results_path, task)]
+
+
+def load_sample_rows(results_path: str | Path, task: str) -> list[dict[str, Any]]:
+    """The raw rows of one task's samples file (records plus their ``metrics`` contributions), hash-checked."""
     results_path = Path(results_path)
     if results_path.is_dir():
         results_path = results_path / RESULTS_FILE
@@ -89,10 +98,13 @@ def load_samples(results_path: str | Path, task: str) -> list[SampleRecord]:
     if block is None:
         raise ResultsError(f"{results_path}: has no task {task!r}")
     path = results_path.parent / block["samples"]["path"]
-    blob = path.read_bytes()
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: samples file named by {results_path} is missing") from None
     if hashlib.sha256(blob).hexdigest() != block["samples"]["sha256"]:
         raise ResultsError(f"{path}: contents do not match the sha256 in {results_path}; the samples were modified")
-    return [SampleRecord.from_json(json.loads(line)) for line in blob.decode().splitlines() if line]
+    return [json.loads(line) for line in blob.decode().splitlines() if line]
 
 
 def without_run_info(results: dict[str, Any]) -> dict[str, Any]:

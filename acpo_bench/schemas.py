@@ -151,7 +151,7 @@ class SampleRecord:
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> SampleRecord:
-        row = dict(row)
+        row = {k: v for k, v in row.items() if k != "metrics"}  # per-metric contributions live beside the record
         for key in ("visible", "audible", "groups"):
             row[key] = tuple(row[key])
         if isinstance(row.get("answer"), list):

@@ -2,7 +2,9 @@
 
 ``build(clips, seed) -> probes`` decides what to ask; ``score(probe, response, lexicon) -> record`` judges one answer;
 ``aggregate(records, bootstrap) -> TaskSummary`` turns records into metrics with CIs. A third-party task is a module
-exposing a :class:`Task`, registered under the ``acpo_bench.tasks`` entry-point group.
+exposing a :class:`Task`, registered under the ``acpo_bench.tasks`` entry-point group. Metrics are ratio metrics
+(``acpo_bench.metrics``) so that every sample records its contribution and any metric can be recomputed and paired
+from the samples file alone.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ import numpy as np
 
 from acpo_bench.clips import ClipSet
 from acpo_bench.lexicon import Lexicon
-from acpo_bench.metrics import ClipBootstrap, MetricValue, RatioMetric, breakdown, compute, paraphrase_spread
+from acpo_bench.metrics import (
+    ClipBootstrap,
+    MetricValue,
+    RatioMetric,
+    breakdown,
+    compute,
+    contributions,
+    paraphrase_spread,
+)
 from acpo_bench.schemas import Probe, Response, SampleRecord
 from acpo_bench.scoring import score_probe
 
@@ -26,6 +36,7 @@ class TaskSummary:
     per_paraphrase: dict[str, dict] = field(default_factory=dict)
     breakdowns: dict[str, dict] = field(default_factory=dict)
     replicates: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # for composites; never written
+    contributions: dict[str, dict[str, list[float]]] = field(default_factory=dict, repr=False)  # -> samples file
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,9 @@ class Task:
     aggregate: Callable[[Sequence[SampleRecord], ClipBootstrap], TaskSummary]
     headline: tuple[str, ...]
     score: Callable[[Probe, Response, Lexicon], SampleRecord] = score_probe
-    requires: tuple[str, ...] = ("visible", "audible")
+    # a task whose data is not a clip dataset (a benchmark's own annotation files) brings its own loader:
+    # load_data(directory) -> ClipSet; None means `acpo_bench.clips.load_clips`
+    load_data: Callable[[str], ClipSet] | None = None
 
 
 def summarize(records: Sequence[SampleRecord], metrics: Sequence[RatioMetric], bootstrap: ClipBootstrap,
@@ -46,4 +59,4 @@ def summarize(records: Sequence[SampleRecord], metrics: Sequence[RatioMetric], b
     values, reps = compute(records, metrics, bootstrap)
     per_class = breakdown(records, class_metrics if class_metrics is not None else metrics, lambda r: r.target)
     return TaskSummary(metrics=values, per_class=per_class, per_paraphrase=paraphrase_spread(records, metrics),
-                       breakdowns=breakdowns, replicates=reps)
+                       breakdowns=breakdowns, replicates=reps, contributions=contributions(records, metrics))

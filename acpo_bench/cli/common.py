@@ -35,7 +35,18 @@ def load_model(name: str, model_args: dict[str, str], adapter: str | None):
     return factory(model_args, adapter)
 
 
-def load_data(data: str | None, show_progress: bool = True) -> ClipSet:
+def load_data(tasks: dict[str, Task], data: str | None, show_progress: bool = True) -> ClipSet:
+    """The data every task of one run reads: a task's own loader (benchmarks with their own files) or a clip
+    dataset; without --data, the synthetic world. Tasks with different loaders cannot share a run."""
+    loaders = {task.load_data for task in tasks.values()}
+    if len(loaders) > 1:
+        groups = sorted(name for name, task in tasks.items() if task.load_data is not None)
+        raise ValueError(f"tasks {', '.join(groups)} read their own data format; evaluate them in a separate run")
+    loader = loaders.pop()
+    if loader is not None:
+        if not data:
+            raise ValueError(f"task(s) {', '.join(tasks)} need --data DIR (the benchmark's files; see README.md)")
+        return loader(data)
     if data:
         return load_clips(data)
     from acpo_bench.synth.generate import default_world

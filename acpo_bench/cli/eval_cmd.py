@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     tasks, suite_clips = resolve_tasks(args.tasks)
     model_args = parse_model_args(args.model_args)
     adapter = load_model(args.model, model_args, args.adapter)
-    clips = load_data(args.data, show_progress=not args.quiet)
+    clips = load_data(tasks, args.data, show_progress=not args.quiet)
     limit = args.limit if args.limit is not None else suite_clips
     config = EvalConfig(scoring=args.scoring, media=media_spec(args, adapter), seed=args.seed,
                         batch_size=args.batch_size or adapter.default_batch_size, limit=limit,
@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     used = clips.head(limit)
     results = results_document(args, adapter, model_args, config, used, outcome)
     for name, task_outcome in outcome.tasks.items():
-        results["tasks"][name] = task_block(task_outcome, write_samples(output_dir, name, task_outcome.records))
+        samples = write_samples(output_dir, name, task_outcome.records, task_outcome.summary.contributions)
+        results["tasks"][name] = task_block(task_outcome, samples)
     results["run_info"] = {
         "started": started_at.isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - started, 3),
