@@ -26,3 +26,38 @@ def cider_scores(candidates: dict[str, str], references: dict[str, list[str]]) -
     res = {k: [normalize(candidates[k]) or "empty"] for k in keys}
     _, per_item = Cider().compute_score(gts, res)
     return {k: float(s) * 100 for k, s in zip(gts, per_item, strict=True)}
+
+
+def meteor_available() -> str | None:
+    """None when METEOR can run here, else the reason (pycocoevalcap's METEOR 1.5 is a Java program)."""
+    import shutil
+
+    if shutil.which("java") is None:
+        return "java not found on PATH (METEOR 1.5 runs on Java; install a JRE to get the meteor metric)"
+    return None
+
+
+def meteor_scores(candidates: dict[str, str], references: dict[str, list[str]]) -> dict[str, float]:
+    """Per-item METEOR x 100 from pycocoevalcap's METEOR 1.5 (Java). Raises RuntimeError with the reason when the
+    scorer cannot run; callers report the metric as absent rather than failing a run."""
+    reason = meteor_available()
+    if reason:
+        raise RuntimeError(reason)
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    keys = [k for k in candidates if references.get(k)]
+    if not keys:
+        return {}
+    gts = {k: [normalize(r) for r in references[k]] for k in keys}
+    res = {k: [normalize(candidates[k]) or "empty"] for k in keys}
+    try:
+        scorer = Meteor()
+    except OSError as exc:
+        raise RuntimeError(f"cannot start METEOR ({exc})") from None
+    try:
+        _, per_item = scorer.compute_score(gts, res)
+    except (ValueError, OSError, BrokenPipeError) as exc:
+        raise RuntimeError(f"METEOR failed ({type(exc).__name__}: {exc})") from None
+    finally:
+        del scorer
+    return {k: float(s) * 100 for k, s in zip(gts, per_item, strict=True)}

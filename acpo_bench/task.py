@@ -49,8 +49,13 @@ class Task:
     headline: tuple[str, ...]
     score: Callable[[Probe, Response, Lexicon], SampleRecord] = score_probe
     # a task whose data is not a clip dataset (a benchmark's own annotation files) brings its own loader:
-    # load_data(directory) -> ClipSet; None means `acpo_bench.clips.load_clips`
+    # load_data(directory) -> ClipSet; None means `acpo_bench.clips.load_clips`. A loader that also takes
+    # `skip_missing=True` supports `acpo-bench eval --skip-missing` (evaluate the items whose media are present)
     load_data: Callable[[str], ClipSet] | None = None
+    # a benchmark whose released predictions files have their own row format (CMM's final_output.json, AVHBench
+    # outputs) reads them for `acpo-bench score`: read_predictions(rows, source) -> [(probe, response), ...].
+    # Every task re-scores acpo-bench's own samples_<task>.jsonl without it.
+    read_predictions: Callable[[list[dict], str], list[tuple[Probe, Response]]] | None = None
 
 
 def summarize(records: Sequence[SampleRecord], metrics: Sequence[RatioMetric], bootstrap: ClipBootstrap,

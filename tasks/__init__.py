@@ -6,4 +6,10 @@ BUILTIN = {
     "silent_video": "acpo_bench.tasks.silent_video:TASK",
     "sound_presence": "acpo_bench.tasks.sound_presence:TASK",
     "visual_presence": "acpo_bench.tasks.visual_presence:TASK",
+    # external benchmarks: run only when named, with --data pointing at their files (README: Real benchmarks)
+    "avhbench": "acpo_bench.tasks.avhbench:TASK",
+    "avhbench_lenient": "acpo_bench.tasks.avhbench:LENIENT",
+    "avhbench_swap_captions": "acpo_bench.tasks.avhbench:SWAP_CAPTIONS",
+    "cmm": "acpo_bench.tasks.cmm:TASK",
+    "cmm_official": "acpo_bench.tasks.cmm:OFFICIAL",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 
 from acpo_bench import registry
@@ -35,7 +36,8 @@ def load_model(name: str, model_args: dict[str, str], adapter: str | None):
     return factory(model_args, adapter)
 
 
-def load_data(tasks: dict[str, Task], data: str | None, show_progress: bool = True) -> ClipSet:
+def load_data(tasks: dict[str, Task], data: str | None, show_progress: bool = True,
+              skip_missing: bool = False) -> ClipSet:
     """The data every task of one run reads: a task's own loader (benchmarks with their own files) or a clip
     dataset; without --data, the synthetic world. Tasks with different loaders cannot share a run."""
     loaders = {task.load_data for task in tasks.values()}
@@ -46,7 +48,14 @@ def load_data(tasks: dict[str, Task], data: str | None, show_progress: bool = Tr
     if loader is not None:
         if not data:
             raise ValueError(f"task(s) {', '.join(tasks)} need --data DIR (the benchmark's files; see README.md)")
+        if skip_missing:
+            if "skip_missing" not in inspect.signature(loader).parameters:
+                raise ValueError(f"the data loader of {', '.join(tasks)} has no --skip-missing option")
+            return loader(data, skip_missing=True)
         return loader(data)
+    if skip_missing:
+        raise ValueError("--skip-missing applies to benchmarks with their own files (avhbench, cmm); in a clip "
+                         "dataset a missing or broken file already becomes a per-probe error record")
     if data:
         return load_clips(data)
     from acpo_bench.synth.generate import default_world

@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tasks", default="all", help="a suite (all, core) or task names separated by commas")
     p.add_argument("--data", default=None, help="a clip dataset directory (default: the synthetic world)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N clips")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="benchmarks with their own files (avhbench, cmm): evaluate the items whose videos are "
+                        "present; the missing clips are counted as the task's 'skipped'")
     p.add_argument("--scoring", choices=("auto", "loglik", "generate"), default="auto",
                    help="yes/no by choice log-probs (loglik), by generation, or loglik where the adapter can (auto)")
     p.add_argument("--frames", type=int, default=None, help="frames sampled per clip (default: the adapter's, or 2)")
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     tasks, suite_clips = resolve_tasks(args.tasks)
     model_args = parse_model_args(args.model_args)
     adapter = load_model(args.model, model_args, args.adapter)
-    clips = load_data(tasks, args.data, show_progress=not args.quiet)
+    clips = load_data(tasks, args.data, show_progress=not args.quiet, skip_missing=args.skip_missing)
     limit = args.limit if args.limit is not None else suite_clips
     config = EvalConfig(scoring=args.scoring, media=media_spec(args, adapter), seed=args.seed,
                         batch_size=args.batch_size or adapter.default_batch_size, limit=limit,
