@@ -6,6 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from rich.table import Table
+from rich.text import Text
 
 from acpo_bench.leaderboard.gate import GateReport, GateRow
 from acpo_bench.leaderboard.text import md_escape
@@ -31,29 +32,34 @@ def verdict(report: GateReport) -> str:
 
 
 def rich_table(report: GateReport) -> Table:
-    table = Table(title=f"acpo-bench gate · {report.baseline.label} → {report.candidate.label}", title_justify="left")
-    for column, justify in (("metric", "left"), ("", "center"), ("baseline", "right"), ("candidate", "right"),
-                            ("Δ", "right"), ("tolerance", "right"), ("test", "left"), ("n", "right"),
-                            ("detail", "left"), ("p", "right"), ("p (Holm)", "right"), ("status", "left")):
-        table.add_column(column, justify=justify)
+    title = Text(f"acpo-bench gate · {report.baseline.label} → {report.candidate.label}")
+    table = Table(title=title, title_justify="left")
+    for column, justify in (("metric", "left"), ("baseline → candidate", "right"), ("Δ", "right"),
+                            ("tol", "right"), ("test", "left"), ("n", "right"), ("p", "right"), ("Holm p", "right"),
+                            ("status", "left")):
+        table.add_column(column, justify=justify, no_wrap=column != "test")
     for row in report.rows:
         style = {"REGRESSION": "bold red", "pass": "green", "reported": "dim"}[row.status]
-        table.add_row(row.key, _arrow(row), f"{row.baseline:.3f}", f"{row.candidate:.3f}", f"{row.delta:+.3f}",
-                      f"{row.tolerance:.3f}" if row.gated else "—", row.test, str(row.n), row.detail,
-                      _p(row.p_value), _p(row.p_holm), f"[{style}]{row.status}[/{style}]")
+        table.add_row(Text(f"{row.key} {_arrow(row)}"), f"{row.baseline:.3f} → {row.candidate:.3f}",
+                      f"{row.delta:+.3f}", f"{row.tolerance:.3f}" if row.gated else "—",
+                      Text(f"{row.test}: {row.detail}"), str(row.n), _p(row.p_value), _p(row.p_holm),
+                      Text(row.status, style=style))
     return table
 
 
 def markdown(report: GateReport) -> str:
-    icon = "❌" if not report.passed else "✅"
-    lines = [f"## {icon} acpo-bench gate: {md_escape(verdict(report))}", "",
+    failed = [f"`{_code(row.key)}`" for row in report.rows if row.failed]
+    heading = (f"❌ acpo-bench gate: REGRESSION in {', '.join(failed)}" if failed
+               else f"✅ acpo-bench gate: pass (alpha {report.alpha}, Holm-corrected)")
+    lines = [f"## {heading}", "",
              f"baseline `{md_escape(str(report.baseline.path))}` ({md_escape(report.baseline.label)}) → candidate "
              f"`{md_escape(str(report.candidate.path))}` ({md_escape(report.candidate.label)})", "",
              "| metric | | baseline | candidate | Δ | tolerance | test | n | detail | p | p (Holm) | status |",
              "|---|:-:|--:|--:|--:|--:|---|--:|---|--:|--:|---|"]
     for row in report.rows:
         status = {"REGRESSION": "**REGRESSION**", "pass": "pass", "reported": "reported (not gated)"}[row.status]
-        lines.append(f"| `{row.key}` | {_arrow(row)} | {row.baseline:.3f} | {row.candidate:.3f} | {row.delta:+.3f} "
+        lines.append(f"| `{_code(row.key)}` | {_arrow(row)} | {row.baseline:.3f} | {row.candidate:.3f} "
+                     f"| {row.delta:+.3f} "
                      f"| {f'{row.tolerance:.3f}' if row.gated else '—'} | {row.test} | {row.n} | {row.detail} "
                      f"| {_p(row.p_value)} | {_p(row.p_holm)} | {status} |")
     lines += ["", "A metric fails when its one-sided test of regression (McNemar's exact test for yes/no outcomes, "
@@ -61,6 +67,11 @@ def markdown(report: GateReport) -> str:
               "its tolerance."]
     lines += [f"- note: {md_escape(note)}" for note in report.notes]
     return "\n".join(lines) + "\n"
+
+
+def _code(text: str) -> str:
+    """Text for a markdown code span (which shows everything literally except backticks and table pipes)."""
+    return text.replace("`", "'").replace("|", "\\|")
 
 
 def invalid_markdown(message: str) -> str:

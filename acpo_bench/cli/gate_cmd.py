@@ -50,6 +50,8 @@ def metrics_from(args: argparse.Namespace) -> list[GateMetric]:
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
+    if not console.is_terminal:  # CI logs: wide enough that no metric name is cut
+        console = Console(width=max(console.width, 150))
     try:
         specs = metrics_from(args)
         report = run_gate(load_run(args.baseline), load_run(args.candidate), specs, alpha=args.alpha,
