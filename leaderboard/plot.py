@@ -36,7 +36,8 @@ def plot(runs: Sequence[Run], output: str | Path, metrics: Sequence[str] | None 
 
     cols = min(3, len(keys))
     rows = -(-len(keys) // cols)
-    with plt.rc_context({"svg.hashsalt": "acpo-bench", "font.size": 9}):
+    # svg.fonttype none: labels stay text (searchable, small); hashsalt: the same input gives the same file
+    with plt.rc_context({"svg.hashsalt": "acpo-bench", "svg.fonttype": "none", "font.size": 9}):
         fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False)
         colors = ["#6e7781"] + [f"C{i}" for i in range(len(runs) - 1)]
         labels = [("before\n" if i == 0 else "after\n") + _short(run.label) for i, run in enumerate(runs)]
@@ -49,6 +50,10 @@ def plot(runs: Sequence[Run], output: str | Path, metrics: Sequence[str] | None 
                     continue
                 err = None if not ci else [[max(0.0, value - ci[0])], [max(0.0, ci[1] - value)]]
                 ax.errorbar([i], [value], yerr=err, fmt="o", color=colors[i], capsize=4, markersize=6)
+            shown = [x for run in runs for x in [run.value(key), *((run.metric(key) or {}).get("ci95") or [])]
+                     if x is not None]
+            if shown and min(shown) >= 0 and max(shown) <= 1:  # rates and scores: the full 0..1 scale, no zoom
+                ax.set_ylim(-0.05, 1.05)
             ax.set_title(("audio grounding score" if key == AGS else key) + arrow)
             ax.set_xticks(range(len(runs)), labels)
             ax.set_xlim(-0.5, len(runs) - 0.5)

@@ -1,0 +1,112 @@
+"""The HTML leaderboard in a real headless Chromium (Debian's chromium + chromedriver, installed by .ci/run): load
+the page from disk, click a column header, read the row order back, check no injected script ran and nothing was
+fetched, and take a screenshot."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from acpo_bench.leaderboard import html, tables
+from acpo_bench.leaderboard.runs import load_run
+from tests.reporting import copy_run, edit_results, make_reference_runs
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+# Chromium tries to reach Google services on start; with no network it waits on them unless these are off.
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--window-size=1400,900")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (CHROMIUM and CHROMEDRIVER):
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromedriver must be installed in CI (.ci/run installs them with apt-get)")
+        pytest.skip("needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="acpo-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # an explicit driver: no download
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_sort_escape_and_screenshot(browser, small_world_dir, tmp_path_factory, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    reference = make_reference_runs(small_world_dir, tmp_path_factory)
+    evil = edit_results(copy_run(reference["blind"], tmp_path / "evil"), lambda r: r["model"].update(
+        name='<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'))
+    tuned = edit_results(copy_run(reference["audio-oracle"], tmp_path / "tuned"),
+                         lambda r: r["model"].update(name="visual-prior", adapter="runs/acpo"))
+    runs = [load_run(p) for p in (*reference.values(), evil, tuned)]
+    board = tables.build(runs, baseline="visual-prior")
+    page = tmp_path / "board.html"
+    page.write_text(html.page(board))
+
+    browser.get(page.as_uri())
+    assert browser.title == "acpo-bench leaderboard"
+    assert browser.execute_script("return window.__pwned === undefined")
+
+    def first_cells() -> list[str]:
+        return [row.find_element(By.TAG_NAME, "td").get_attribute("data-v")
+                for row in browser.find_elements(By.CSS_SELECTOR, "#board tbody tr")]
+
+    def column(key: str) -> int:
+        return next(i for i, c in enumerate(board.columns) if c.key == key) + len(tables.MODEL_HEADERS)
+
+    assert first_cells() == [row.run.name for row in board.rows]  # as rendered: by AGS, best first
+    assert any("<script>" in name for name in first_cells())  # the hostile name is text in the page
+    col = column("swapped_audio.vahr_yn")
+
+    def column_values() -> list[float]:
+        return [float(row.find_elements(By.TAG_NAME, "td")[col].get_attribute("data-v"))
+                for row in browser.find_elements(By.CSS_SELECTOR, "#board tbody tr")]
+
+    assert column_values() == [row.cells["swapped_audio.vahr_yn"].value for row in board.rows]
+    browser.find_element(By.CSS_SELECTOR, 'th[data-col="0"]').click()  # model names, A to Z
+    names = first_cells()
+    assert names == sorted(names, key=lambda n: n.lower()) or names == sorted(names)
+    rendered = column_values()
+    assert rendered != sorted(rendered)  # so that the next click has something to do
+    header = browser.find_element(By.CSS_SELECTOR, f'th[data-col="{col}"]')
+    header.click()  # lower is better: best (lowest) first
+    assert column_values() == sorted(rendered) and header.get_attribute("aria-sort") == "ascending"
+    assert sorted(first_cells()) == sorted(row.run.name for row in board.rows)  # rows moved whole
+    header.click()
+    assert column_values() == sorted(rendered, reverse=True)
+    assert header.get_attribute("aria-sort") == "descending"
+
+    assert browser.find_elements(By.CSS_SELECTOR, ".charts svg"), "no before/after chart for visual-prior + acpo"
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors  # a CSP violation or a script error would be logged here
+    requests = [json.loads(e["message"])["message"]["params"] for e in browser.get_log("performance")
+                if '"Network.requestWillBeSent"' in e["message"]]
+    from_page = [r["request"]["url"] for r in requests if r.get("documentURL") == page.as_uri()]
+    assert page.as_uri() in from_page  # the log does see the page's own load
+    assert [u for u in from_page if u != page.as_uri()] == []  # and nothing else: no script, font, image fetched
+
+    shot = tmp_path / "leaderboard.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
+    keep = os.environ.get("ACPO_BENCH_SCREENSHOTS")
+    if keep:  # a place to look at it (CI artifacts, a developer's eyes)
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / shot.name)
