@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_FLAGS ?= -q
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install demo test test-fast lint leaderboard clean
 
 $(BIN)/acpo-bench: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: lint
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The leaderboard in leaderboard/ from the committed runs in leaderboard/results/*/ (README.md, "Leaderboard").
+leaderboard: install
+	$(BIN)/acpo-bench leaderboard leaderboard/results/*/results.json --format md --output leaderboard/README.md
+	$(BIN)/acpo-bench leaderboard leaderboard/results/*/results.json --format html --output leaderboard/leaderboard.html
+	$(BIN)/acpo-bench leaderboard leaderboard/results/*/results.json --format latex --output leaderboard/leaderboard.tex
+	$(BIN)/acpo-bench leaderboard leaderboard/results/*/results.json --format csv --output leaderboard/leaderboard.csv
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
