@@ -6,6 +6,9 @@ BUILTIN = {
     "visual-prior": "acpo_bench.models.reference:visual_prior",
     "always-yes": "acpo_bench.models.reference:always_yes",
     "blind": "acpo_bench.models.reference:blind",
+    "qwen-omni": "acpo_bench.models.qwen_omni.adapter:qwen_omni",
+    "qwen3-omni": "acpo_bench.models.qwen_omni.adapter:qwen3_omni",
+    "qwen-omni-tiny": "acpo_bench.models.qwen_omni.adapter:qwen_omni_tiny",
 }
 
 DESCRIPTIONS = {
@@ -13,4 +16,8 @@ DESCRIPTIONS = {
     "visual-prior": "reference: hears what it sees (answers audio questions from the visible set)",
     "always-yes": "reference: yes to everything, every class to open prompts",
     "blind": "reference: no media at all ('no', 'I cannot tell')",
+    "qwen-omni": "Qwen2.5-Omni thinker via transformers (default Qwen/Qwen2.5-Omni-7B from the local HF cache; "
+                 "path=DIR)",
+    "qwen3-omni": "Qwen3-Omni thinker via transformers (default Qwen/Qwen3-Omni-30B-A3B-Instruct; path=DIR)",
+    "qwen-omni-tiny": "the embedded model: a tiny Qwen2.5-Omni thinker trained on the synthetic world (CPU)",
 }

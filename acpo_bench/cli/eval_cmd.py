@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=None, help="frames sampled per clip (default: the adapter's, or 2)")
     p.add_argument("--fps", type=float, default=None, help="sample frames at this rate instead of a fixed count")
     p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="generation length for open prompts (default: the adapter's, or 64)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default=None, help="where results, samples and the answer cache go "
                                                        "(default: runs/<model>)")
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     limit = args.limit if args.limit is not None else suite_clips
     config = EvalConfig(scoring=args.scoring, media=media_spec(args, adapter), seed=args.seed,
                         batch_size=args.batch_size or adapter.default_batch_size, limit=limit,
-                        max_new_tokens=args.max_new_tokens)
+                        max_new_tokens=args.max_new_tokens or getattr(adapter, "max_new_tokens", None) or 64)
     default_dir = Path("runs") / (slug(args.model) + (f"-{slug(Path(args.adapter).name)}" if args.adapter else ""))
     output_dir = Path(args.output_dir or default_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

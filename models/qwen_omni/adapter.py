@@ -1,0 +1,279 @@
+"""The Qwen-Omni adapter: a Qwen2.5-Omni (or Qwen3-Omni) thinker from transformers, never the talker.
+
+The probe's audio (own, swapped, silent or noise) is fed as the video's own audio track, interleaved with the
+frames in 2 s chunks exactly as the model was trained (``audio_from_video_indices`` + ``use_audio_in_video``), inside
+the checkpoint's own chat template. Yes/no probes are answered from the log-probs of the yes/no tokens at the
+answer position, with the LM head applied to that position only; open probes by batched greedy generation with
+left padding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from acpo_bench.adapter import ModelLoadError, Request
+from acpo_bench.media import MediaSpec, content_id
+from acpo_bench.models.qwen_omni.features import (
+    Featurizer,
+    collate,
+    frames_key,
+    prompt_parts,
+    shared_media_embeddings,
+    unique_media,
+)
+from acpo_bench.schemas import stable_hash
+
+SETTINGS_FILE = "acpo_bench.json"  # evaluation defaults a checkpoint carries (frames, pixel range, system prompt)
+QWEN_SYSTEM_PROMPT = ("You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of "
+                      "perceiving auditory and visual inputs, as well as generating text and speech.")
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    thinker_class: str
+    processor_class: str
+    default_checkpoint: str
+    system_prompt: str | None
+
+
+FAMILIES = {
+    "qwen-omni": Family("qwen-omni", "Qwen2_5OmniThinkerForConditionalGeneration", "Qwen2_5OmniProcessor",
+                        "Qwen/Qwen2.5-Omni-7B", QWEN_SYSTEM_PROMPT),
+    "qwen3-omni": Family("qwen3-omni", "Qwen3OmniMoeThinkerForConditionalGeneration", "Qwen3OmniMoeProcessor",
+                         "Qwen/Qwen3-Omni-30B-A3B-Instruct", None),
+}
+KNOWN_ARGS = {"path", "dtype", "device", "attn", "frames", "fps", "max_new_tokens", "batch_size", "system_prompt",
+              "download"}
+DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16", "fp32": "float32",
+          "float32": "float32"}
+
+
+def resolve_checkpoint(path_or_id: str, download: bool = False) -> Path:
+    """A local checkpoint directory for a path or a hub id, without touching the network unless asked."""
+    local = Path(path_or_id).expanduser()
+    if local.exists():
+        if not (local / "config.json").is_file():
+            raise ModelLoadError(f"{local}: not a checkpoint directory (no config.json)")
+        return local.resolve()
+    if path_or_id.startswith((".", "/", "~")) or os.sep in path_or_id.strip("/").replace("/", "", 1):
+        raise ModelLoadError(f"{path_or_id}: no such checkpoint directory")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(path_or_id, local_files_only=not download))
+    except LocalEntryNotFoundError:
+        cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
+        raise ModelLoadError(
+            f"{path_or_id} is not in the local Hugging Face cache ({cache}) and acpo-bench does not download "
+            f"weights by itself. Pass --model-args path=/local/checkpoint, or fetch it where there is network "
+            f"(`huggingface-cli download {path_or_id}`), or allow a download with --model-args download=true."
+        ) from None
+    except Exception as exc:  # hub ids that are malformed, gated, ... : say what was tried
+        raise ModelLoadError(f"cannot resolve checkpoint {path_or_id!r}: {exc}") from None
+
+
+def files_identity(directory: Path) -> dict[str, str]:
+    """content ids of the files that define a checkpoint or adapter (weights, configs, tokenizer)."""
+    names = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in {".json", ".safetensors", ".bin",
+                                                                                   ".txt", ".jinja", ".model"})
+    return {p.name: content_id(p) for p in names}
+
+
+class QwenOmniAdapter:
+    supports_loglik = True
+
+    def __init__(self, family: Family, checkpoint: Path, model_args: dict[str, str], adapter_dir: str | None) -> None:
+        check_model_args(family, model_args)
+        import torch
+        import transformers
+
+        settings = _checkpoint_settings(checkpoint)
+        self.name = family.name
+        self.device = model_args.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype_name = model_args.get("dtype") or ("bf16" if self.device.startswith("cuda") else "fp32")
+        if dtype_name not in DTYPES:
+            raise ValueError(f"--model-args dtype={dtype_name!r}: use one of bf16, fp16, fp32")
+        dtype = getattr(torch, DTYPES[dtype_name])
+        attn = model_args.get("attn", "sdpa")
+        thinker_class = getattr(transformers, family.thinker_class)
+        self.processor = getattr(transformers, family.processor_class).from_pretrained(str(checkpoint))
+        self.model = thinker_class.from_pretrained(str(checkpoint), dtype=dtype, attn_implementation=attn).to(
+            self.device)
+        if adapter_dir:
+            self.model = _load_lora(self.model, adapter_dir)
+        self.model.eval()
+        self.tokenizer = self.processor.tokenizer
+        self.tokenizer.padding_side = "left"
+        self.system_prompt = model_args.get("system_prompt", settings.get("system_prompt", family.system_prompt))
+        frames = model_args.get("frames", settings.get("frames"))
+        fps = model_args.get("fps", settings.get("fps"))
+        self.media_spec = MediaSpec(frames=int(frames) if frames and not fps else (None if fps else 2),
+                                    fps=float(fps) if fps else None)
+        self.default_batch_size = int(model_args.get("batch_size", settings.get("batch_size", 8)))
+        self.max_new_tokens = int(model_args.get("max_new_tokens", settings.get("max_new_tokens", 64)))
+        self.parameter_count = sum(p.numel() for p in self.model.parameters())
+        self.featurizer = Featurizer(self.processor, settings.get("videos_kwargs"))
+        self._choice_ids: dict[str, list[int]] = {}
+        self._prompt_cache: dict = {}
+        self._identity = {
+            "family": family.name, "checkpoint": files_identity(checkpoint),
+            "adapter": files_identity(Path(adapter_dir)) if adapter_dir else None, "dtype": DTYPES[dtype_name],
+            "attn": attn, "system_prompt": self.system_prompt, "videos_kwargs": settings.get("videos_kwargs"),
+            "template": getattr(self.processor, "chat_template", None),
+        }
+
+    def fingerprint(self) -> str:
+        return "sha256:" + stable_hash(self._identity, length=64)
+
+    # --- prompts --------------------------------------------------------------------------------------------
+
+    def _conversation(self, prompt: str) -> list[dict]:
+        messages = []
+        if self.system_prompt:
+            messages.append({"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
+        messages.append({"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt}]})
+        return messages
+
+    def _parts(self, prompt: str):
+        if prompt not in self._prompt_cache:
+            text = self.processor.apply_chat_template(self._conversation(prompt), add_generation_prompt=True,
+                                                      tokenize=False)
+            self._prompt_cache[prompt] = prompt_parts(self.processor, text)
+        return self._prompt_cache[prompt]
+
+    def _batch(self, requests: Sequence[Request]):
+        """The padded batch, and per row the key of its media (rows sharing a key share their encoding)."""
+        sequences, media, keys = [], [], []
+        for request in requests:
+            parts = self._parts(request.probe.prompt)
+            key = (request.probe.media_key, frames_key(request.media))
+            inputs = self.featurizer(key, request.media)
+            sequences.append((*parts.before, *inputs.placeholder_ids, *parts.after))
+            media.append(inputs)
+            keys.append(key)
+        batch = collate(sequences, media, self.tokenizer.pad_token_id, padding_side="left")
+        return {k: v.to(self.device) for k, v in batch.items()}, keys, media
+
+    def choice_ids(self, choice: str) -> list[int]:
+        """Single tokens that begin the answer ``choice`` ("yes", "Yes", " yes", ...): their probability mass
+        together is the choice's probability at the answer position."""
+        if choice not in self._choice_ids:
+            ids = set()
+            for variant in {choice, choice.capitalize(), " " + choice, " " + choice.capitalize()}:
+                encoded = self.tokenizer.encode(variant, add_special_tokens=False)
+                if len(encoded) == 1:
+                    ids.add(encoded[0])
+            if not ids:
+                raise RuntimeError(f"no single token of {self.name}'s tokenizer spells {choice!r}; "
+                                 "use --scoring generate")
+            self._choice_ids[choice] = sorted(ids)
+        return self._choice_ids[choice]
+
+    # --- the two ways of answering -------------------------------------------------------------------------
+
+    def score_choices(self, requests: Sequence[Request], choices: Sequence[str]) -> list[dict[str, float]]:
+        import torch
+
+        batch, keys, media = self._batch(requests)
+        thinker = _thinker(self.model)
+        distinct, rows = unique_media(keys, media)
+        with torch.inference_mode():
+            embeds = shared_media_embeddings(thinker, batch, distinct, rows, self.tokenizer.video_token_id,
+                                             self.tokenizer.audio_token_id)
+            hidden = thinker.model(
+                input_ids=batch["input_ids"], inputs_embeds=embeds, attention_mask=batch["attention_mask"],
+                video_grid_thw=batch["video_grid_thw"], video_second_per_grid=batch["video_second_per_grid"],
+                feature_attention_mask=batch["feature_attention_mask"], use_audio_in_video=True,
+            ).last_hidden_state[:, -1]
+            # the LM head only where a log-prob is needed: the answer position
+            logprobs = thinker.lm_head(hidden).float().log_softmax(-1)
+        out = []
+        for row in logprobs:
+            out.append({c: float(torch.logsumexp(row[self.choice_ids(c)], dim=0)) for c in choices})
+        return out
+
+    def generate(self, requests: Sequence[Request], max_new_tokens: int) -> list[str]:
+        import torch
+
+        batch, _, _ = self._batch(requests)
+        with torch.inference_mode():
+            output = self.model.generate(**batch, use_audio_in_video=True, max_new_tokens=max_new_tokens,
+                                         do_sample=False, pad_token_id=self.tokenizer.pad_token_id,
+                                         eos_token_id=self.tokenizer.eos_token_id)
+        new = output[:, batch["input_ids"].shape[1]:]
+        return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+
+def _thinker(model):
+    """The thinker itself (under a peft wrapper, its base model with the LoRA layers injected)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _load_lora(model, adapter_dir: str):
+    path = Path(adapter_dir).expanduser()
+    if not (path / "adapter_config.json").is_file():
+        raise ModelLoadError(f"--adapter {adapter_dir}: no adapter_config.json there (expected a peft LoRA "
+                             "directory, e.g. the output of `acpo-bench train`)")
+    try:
+        from peft import PeftModel
+    except ImportError:
+        raise ModelLoadError("--adapter needs peft: pip install peft") from None
+    return PeftModel.from_pretrained(model, str(path))
+
+
+def _checkpoint_settings(checkpoint: Path) -> dict:
+    path = checkpoint / SETTINGS_FILE
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelLoadError(f"{path}: not valid JSON ({exc})") from None
+
+
+def check_model_args(family: Family, model_args: dict[str, str]) -> None:
+    unknown = set(model_args) - KNOWN_ARGS
+    if unknown:
+        raise ValueError(f"--model-args: unknown key(s) {sorted(unknown)} for {family.name}; known: "
+                         f"{sorted(KNOWN_ARGS)}")
+
+
+def load_family(family: str, model_args: dict[str, str], adapter: str | None) -> QwenOmniAdapter:
+    spec = FAMILIES[family]
+    check_model_args(spec, model_args)
+    path = model_args.get("path", spec.default_checkpoint)
+    checkpoint = resolve_checkpoint(path, download=model_args.get("download", "false").lower() == "true")
+    return QwenOmniAdapter(spec, checkpoint, model_args, adapter)
+
+
+def qwen_omni(model_args: dict[str, str], adapter: str | None = None) -> QwenOmniAdapter:
+    """Qwen2.5-Omni thinker (default Qwen/Qwen2.5-Omni-7B from the local cache, or path=DIR)."""
+    return load_family("qwen-omni", model_args, adapter)
+
+
+def qwen3_omni(model_args: dict[str, str], adapter: str | None = None) -> QwenOmniAdapter:
+    """Qwen3-Omni thinker (default Qwen/Qwen3-Omni-30B-A3B-Instruct from the local cache, or path=DIR)."""
+    return load_family("qwen3-omni", model_args, adapter)
+
+
+TINY_CHECKPOINT = Path(__file__).resolve().parents[1] / "zoo" / "qwen-omni-tiny"
+
+
+def qwen_omni_tiny(model_args: dict[str, str], adapter: str | None = None) -> QwenOmniAdapter:
+    """The embedded model: a 0.5M-parameter Qwen2.5-Omni thinker trained on the synthetic world (ships with the
+    package; `acpo-bench zoo build tiny` rebuilds it)."""
+    if "path" in model_args:
+        raise ValueError("qwen-omni-tiny is the bundled checkpoint; for another one use --model qwen-omni "
+                         "--model-args path=DIR")
+    if not (TINY_CHECKPOINT / "config.json").is_file():
+        raise ModelLoadError(f"the embedded checkpoint is missing at {TINY_CHECKPOINT}; rebuild it with "
+                             f"`acpo-bench zoo build tiny --output-dir {TINY_CHECKPOINT}`")
+    model = QwenOmniAdapter(FAMILIES["qwen-omni"], TINY_CHECKPOINT, model_args, adapter)
+    model.name = "qwen-omni-tiny"
+    return model

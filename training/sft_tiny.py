@@ -1,0 +1,209 @@
+"""The embedded model's recipe: train a tiny Qwen2.5-Omni thinker from scratch on the synthetic world (SFT).
+
+    acpo-bench zoo build tiny [--recipe training/recipes/tiny_sft.yaml] [key=value ...]
+
+Top to bottom: generate (or reuse) a training world with its own seed, build a tokenizer over the world's words,
+featurize every clip once through the checkpoint's processor, sample questions (yes/no about sounds and about what
+is visible, open "what do you hear", captions), train with transformers.Trainer, save with save_pretrained. The
+questions are asked under each clip's own audio only: nothing tells the model that a visible source may be silent
+except the ~10% of clips where it is, which is how a model comes to trust the video.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from acpo_bench.clips import ClipSet
+from acpo_bench.media import MediaSpec
+from acpo_bench.media_store import MediaStore
+from acpo_bench.models.qwen_omni.features import Featurizer, MediaInputs, collate, prompt_parts
+from acpo_bench.models.qwen_omni.tiny import build_config, build_processor, build_tokenizer
+from acpo_bench.schemas import AudioRecipe
+from acpo_bench.synth.generate import default_world
+from acpo_bench.synth.sources import SOURCES
+from acpo_bench.synth.world import WorldConfig
+from acpo_bench.tasks._probes import prompts
+
+VIDEO_KWARGS = {"size": {"shortest_edge": 28 * 28, "longest_edge": 112 * 112}}
+
+
+@dataclass
+class TinySFTConfig:
+    """Settings of the tiny model's SFT (see training/recipes/tiny_sft.yaml)."""
+
+    output_dir: str = "models/zoo/qwen-omni-tiny"
+    train_clips: int = 4000
+    world_seed: int = 1000  # the default evaluation world uses seed 0: training never sees its clips
+    av_correlation: float = 0.9
+    hidden: int = 128
+    layers: int = 2
+    frames: int = 2
+    steps: int = 1800
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    seed: int = 0
+    yes_no_share: float = 0.7  # the rest: open lists, "any sound?", captions
+    logging_steps: int = 50
+
+    def __post_init__(self) -> None:
+        if self.train_clips < 16 or self.steps < 1 or self.batch_size < 1:
+            raise ValueError("train_clips >= 16, steps >= 1 and batch_size >= 1 are required")
+        if not 0 < self.yes_no_share < 1:
+            raise ValueError("yes_no_share must lie in (0, 1)")
+
+
+@dataclass(frozen=True)
+class Example:
+    clip: int
+    prompt: str
+    answer: str
+
+
+def listing(labels: Sequence[str]) -> str:
+    return " and ".join(labels) if labels else "nothing"
+
+
+def sample_examples(clips: ClipSet, count: int, config: TinySFTConfig) -> list[Example]:
+    """``count`` training questions, each about a random clip; balanced yes/no within each question kind."""
+    rng = random.Random(config.seed)
+    classes = list(clips.lexicon.classes)
+    templates = prompts()
+    out = []
+    for _ in range(count):
+        index = rng.randrange(len(clips.clips))
+        clip = clips.clips[index]
+        roll = rng.random()
+        if roll < config.yes_no_share:
+            question, truth = ("sound_of", clip.audible) if rng.random() < 0.5 else ("visible", clip.visible)
+            present = rng.random() < 0.5 and truth
+            target = rng.choice(truth) if present else rng.choice([c for c in classes if c not in truth])
+            answer = "yes" if present else "no"
+        else:
+            question = rng.choices(["list_sounds", "any_sound", "describe_audio", "describe_visual"],
+                                   weights=[0.4, 0.2, 0.2, 0.2])[0]
+            target = None
+            answer = {"list_sounds": listing(clip.audible), "any_sound": "yes" if clip.audible else "no",
+                      "describe_audio": clip.audio_caption, "describe_visual": clip.visual_caption}[question]
+        out.append(Example(index, rng.choice(templates[question]).format(x=target), answer))
+    return out
+
+
+def vocabulary_texts(clips: ClipSet) -> list[str]:
+    texts = [t.format(x=c) for ts in prompts().values() for t in ts for c in clips.lexicon.classes]
+    texts += [" ".join(forms) for forms in clips.lexicon.synonyms.values()]
+    texts += [p for s in SOURCES for p in s.audio_phrases]
+    texts += [c.audio_caption or "" for c in clips.clips] + [c.visual_caption or "" for c in clips.clips]
+    texts += ["yes no nothing and I hear a sound", "Yes No"]
+    return texts
+
+
+class SFTData(torch.utils.data.Dataset):
+    """Examples as token ids: [template before video] [media placeholder] [template after] [answer <|im_end|>]."""
+
+    def __init__(self, examples: Sequence[Example], media: Sequence[MediaInputs], processor) -> None:
+        self.examples, self.media, self.processor = examples, media, processor
+        self._parts: dict[str, tuple] = {}
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def _encode(self, prompt: str, answer: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        key = f"{prompt}\x00{answer}"
+        if key not in self._parts:
+            user = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt}]}]
+            asked = self.processor.apply_chat_template(user, add_generation_prompt=True, tokenize=False)
+            full = self.processor.apply_chat_template(
+                [*user, {"role": "assistant", "content": [{"type": "text", "text": answer}]}], tokenize=False)
+            if not full.startswith(asked):
+                raise ValueError("the chat template must render the prompt as a prefix of prompt + answer")
+            parts = prompt_parts(self.processor, asked)
+            answer_ids = tuple(self.processor.tokenizer.encode(full[len(asked):], add_special_tokens=False))
+            self._parts[key] = (parts.before, parts.after, answer_ids)
+        return self._parts[key]
+
+    def __getitem__(self, i: int) -> dict:
+        example = self.examples[i]
+        before, after, answer = self._encode(example.prompt, example.answer)
+        media = self.media[example.clip]
+        ids = (*before, *media.placeholder_ids, *after, *answer)
+        labels = (-100,) * (len(ids) - len(answer)) + answer
+        return {"ids": ids, "labels": labels, "media": media}
+
+
+def make_collator(pad_id: int):
+    def collator(items: list[dict]) -> dict:
+        batch = collate([it["ids"] for it in items], [it["media"] for it in items], pad_id, padding_side="right",
+                        labels=[it["labels"] for it in items])
+        batch["pixel_values_videos"] = batch["pixel_values_videos"].float()  # stored in half precision
+        batch["input_features"] = batch["input_features"].float()
+        batch["use_audio_in_video"] = True
+        return batch
+    return collator
+
+
+def featurize(clips: ClipSet, processor, frames: int, show_progress: bool = True) -> list[MediaInputs]:
+    from rich.progress import track
+
+    store = MediaStore(MediaSpec(frames=frames), max_items=4)
+    featurizer = Featurizer(processor, VIDEO_KWARGS, max_items=1)
+    out = []
+    for clip in track(clips.clips, description="featurizing training clips", disable=not show_progress):
+        media = store.load(clip.video, clip.content_id, AudioRecipe("own"))
+        inputs = featurizer((clip.content_id, "own"), media)
+        # half precision halves the memory of a few thousand clips' pixel patches; the model sees float32 again
+        out.append(MediaInputs(inputs.placeholder_ids, inputs.pixel_values_videos.half(), inputs.video_grid_thw,
+                               inputs.video_second_per_grid, inputs.input_features.half(),
+                               inputs.feature_attention_mask))
+    return out
+
+
+def train(config: TinySFTConfig, show_progress: bool = True) -> Path:
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration, Trainer, TrainingArguments, set_seed
+    from transformers.trainer_callback import PrinterCallback
+
+    from acpo_bench.training.progress import RichProgress
+
+    set_seed(config.seed)
+    world = default_world(WorldConfig(clips=config.train_clips, seed=config.world_seed,
+                                      av_correlation=config.av_correlation), show_progress=show_progress)
+    tokenizer = build_tokenizer(vocabulary_texts(world))
+    processor = build_processor(tokenizer)
+    model = Qwen2_5OmniThinkerForConditionalGeneration(build_config(tokenizer, config.hidden, config.layers))
+    media = featurize(world, processor, config.frames, show_progress)
+    examples = sample_examples(world, config.steps * config.batch_size, config)
+    output_dir = Path(config.output_dir)
+    args = TrainingArguments(
+        output_dir=str(output_dir / "_trainer"), max_steps=config.steps, per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate, warmup_steps=config.warmup_steps, lr_scheduler_type="cosine",
+        weight_decay=config.weight_decay, adam_beta2=0.98, max_grad_norm=1.0, logging_steps=config.logging_steps,
+        save_strategy="no", report_to=[], disable_tqdm=True, seed=config.seed, dataloader_num_workers=0,
+        remove_unused_columns=False, use_cpu=not torch.cuda.is_available(),
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=SFTData(examples, media, processor),
+                      data_collator=make_collator(tokenizer.pad_token_id),
+                      callbacks=[RichProgress("SFT qwen-omni-tiny", show_progress)])
+    trainer.remove_callback(PrinterCallback)  # the rich bar shows progress; no raw dict prints
+    result = trainer.train()
+    save_checkpoint(model, processor, output_dir, config, world, result.training_loss)
+    return output_dir
+
+
+def save_checkpoint(model, processor, output_dir: Path, config: TinySFTConfig, world: ClipSet, loss: float) -> None:
+    import shutil
+
+    shutil.rmtree(output_dir / "_trainer", ignore_errors=True)
+    model.save_pretrained(output_dir)
+    processor.save_pretrained(output_dir)
+    settings = {"frames": config.frames, "videos_kwargs": VIDEO_KWARGS, "system_prompt": None, "batch_size": 64}
+    (output_dir / "acpo_bench.json").write_text(json.dumps(settings, indent=1) + "\n")
+    (output_dir / "training.json").write_text(json.dumps(
+        {"recipe": asdict(config), "train_world": world.name, "train_data_fingerprint": world.fingerprint(),
+         "final_training_loss": round(loss, 4)}, indent=1) + "\n")
