@@ -227,7 +227,7 @@ def caption(lb: Leaderboard) -> str:
     text = (f"data {data.get('name')} ({data.get('clips')} clips); values with 95% clip-bootstrap CIs; "
             f"sorted by {sort.group + '.' if sort.group != SUMMARY_GROUP else ''}{sort.label} {sort.arrow}")
     if lb.baseline is not None:
-        text += f"; Δ = run − {lb.baseline.label} with paired clip-bootstrap CIs"
+        text += f"; Δ = run − {lb.baseline.label} with paired clip-bootstrap CIs (the AGS Δ without one)"
     return text
 
 

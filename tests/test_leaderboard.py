@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from pylatexenc.latexwalker import LatexEnvironmentNode, LatexMacroNode, LatexWalker
@@ -234,3 +235,17 @@ def test_plot_files(reference_runs, tmp_path, suffix, capsys):
     assert main(["plot", str(reference_runs["visual-prior"]), str(reference_runs["audio-oracle"]),
                  "--output", str(out), "--metrics", "swapped_audio.nope"]) == 2
     assert "no metric 'nope'" in capsys.readouterr().err
+
+
+def test_committed_leaderboard_is_current(monkeypatch):
+    """leaderboard/ holds what `make leaderboard` renders from leaderboard/results/: rerun it after adding a run."""
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)  # the Makefile passes paths relative to the repository root
+    paths = sorted(str(p.relative_to(root)) for p in (root / "leaderboard" / "results").glob("*/results.json"))
+    assert len(paths) >= 4
+    board = tables.build([load_run(p) for p in paths])
+    assert {"audio-oracle", "visual-prior", "always-yes", "blind"} <= {row.run.name for row in board.rows}
+    for render, name in ((tables.markdown, "README.md"), (tables.csv_text, "leaderboard.csv"),
+                         (tables.latex, "leaderboard.tex"), (html.page, "leaderboard.html")):
+        committed = (root / "leaderboard" / name).read_text()
+        assert render(board) == committed, f"leaderboard/{name} is stale: run make leaderboard"
