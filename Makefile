@@ -4,7 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_FLAGS ?= -q
 
-.PHONY: install demo test test-fast lint leaderboard clean
+# The lmms-eval bridge is tested in its own venv: lmms-eval 0.7.3 pins av<16 and needs filelock<4 (README).
+LMMS_VENV ?= .venv-lmms
+LMMS_TORCH ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: install demo test test-fast lint leaderboard clean lmms-venv
 
 $(BIN)/acpo-bench: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +18,15 @@ $(BIN)/acpo-bench: setup.cfg pyproject.toml
 
 install: $(BIN)/acpo-bench
 
+$(LMMS_VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(LMMS_VENV)
+	$(LMMS_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip setuptools wheel
+	$(LMMS_VENV)/bin/pip install $(PIP_FLAGS) $(LMMS_TORCH)
+	$(LMMS_VENV)/bin/pip install $(PIP_FLAGS) -e '.[lmms]' pytest
+	@touch $@
+
+lmms-venv: $(LMMS_VENV)/.installed
+
 demo: install
 	$(BIN)/acpo-bench eval --model visual-prior --tasks all
 
@@ -21,7 +34,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/python tools/check_layers.py
 
-test: lint
+test: lint lmms-venv
 	$(BIN)/python -m pytest -q
 
 test-fast: install
@@ -35,4 +48,4 @@ leaderboard: install
 	$(BIN)/acpo-bench leaderboard leaderboard/results/*/results.json --format csv --output leaderboard/leaderboard.csv
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LMMS_VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -175,3 +175,18 @@ def scored_record(probe: Probe, response: Response, answer: str | tuple[str, ...
                   why: str, **extra: Any) -> SampleRecord:
     return SampleRecord(**_probe_fields(probe), response=response.text, scored_by=response.scored_by, answer=answer,
                         correct=correct, why=why, extra=dict(extra))
+
+
+def probe_to_json(probe: Probe) -> str:
+    """A probe as one JSON string (for documents handed to other harnesses, e.g. the lmms-eval bridge)."""
+    return json.dumps(asdict(probe), sort_keys=True)
+
+
+def probe_from_json(text: str) -> Probe:
+    """The inverse of :func:`probe_to_json` (the probe id is recomputed, so it is the same)."""
+    data = json.loads(text)
+    data.pop("probe_id", None)
+    data["audio"] = AudioRecipe(**data["audio"])
+    for key in ("visible", "audible", "groups", "references", "distractors"):
+        data[key] = tuple(data[key])
+    return Probe(**data)

@@ -170,13 +170,14 @@ def test_score_avhbench_predictions_file_under_both_rules(tmp_path):
     hedged = [f"It is likely {item['label'].lower()}." for item in items[:3]]  # invalid for the strict parser
     replies = [*hedged, "I cannot hear it.", "Not at all.", "yes"]
     path = tmp_path / "preds.jsonl"
-    path.write_text("".join(json.dumps({**item, "pred": reply}) + "\n" for item, reply in zip(items, replies)))
+    rows = [{**item, "pred": reply} for item, reply in zip(items, replies, strict=True)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     scores = {}
     for task in ("avhbench", "avhbench_lenient"):
         assert main(["score", "--task", task, "--predictions", str(path), "--output-dir", str(tmp_path / task)]) == 0
         scores[task] = metric(load_results(tmp_path / task), task, "accuracy")["value"]
     labels = [item["label"].lower() for item in items]
-    expect = {name: np.mean([RULES[rule](reply, label)[1] for reply, label in zip(replies, labels)])
+    expect = {name: np.mean([RULES[rule](reply, label)[1] for reply, label in zip(replies, labels, strict=True)])
               for name, rule in (("avhbench", "strict"), ("avhbench_lenient", "lenient"))}
     assert scores == pytest.approx(expect) and scores["avhbench"] != scores["avhbench_lenient"]
 
@@ -213,7 +214,7 @@ def test_swap_captions_protocol_on_avhbench_clips(tmp_path, capsys):
     ids = sorted({i["video_id"] for i in json.loads(val.read_text())})[:5]
     lines = [{"video_id": v, "audio_caption": f"a {s} sound", "visual_caption": f"a {c} scene"}
              for v, s, c in zip(ids, ("dog barking", "bell ringing", "car engine", "rain", "crowd"),
-                                ("park", "church", "street", "forest", "stadium"))]
+                                ("park", "church", "street", "forest", "stadium"), strict=True)]
     (root / "modality_captions.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     assert main(args) == 0
     block = load_results(tmp_path / "r")["tasks"]["avhbench_swap_captions"]

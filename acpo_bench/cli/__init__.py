@@ -10,9 +10,19 @@ from rich.console import Console
 from rich.text import Text
 
 from acpo_bench import __version__
-from acpo_bench.cli import data_cmd, eval_cmd, gate_cmd, leaderboard_cmd, list_cmd, plot_cmd, probes_cmd, score_cmd
+from acpo_bench.cli import (
+    data_cmd,
+    eval_cmd,
+    gate_cmd,
+    leaderboard_cmd,
+    list_cmd,
+    lmms_cmd,
+    plot_cmd,
+    probes_cmd,
+    score_cmd,
+)
 
-COMMANDS = (eval_cmd, list_cmd, data_cmd, score_cmd, probes_cmd, gate_cmd, leaderboard_cmd, plot_cmd)
+COMMANDS = (eval_cmd, list_cmd, data_cmd, score_cmd, probes_cmd, lmms_cmd, gate_cmd, leaderboard_cmd, plot_cmd)
 err_console = Console(stderr=True)
 
 

@@ -32,6 +32,8 @@ def resolve_tasks(spec: str) -> tuple[dict[str, Task], int | None]:
 
 
 def load_model(name: str, model_args: dict[str, str], adapter: str | None):
+    if name.startswith("lmms:"):  # an lmms-eval model through the bridge (extra [lmms])
+        return registry.resolve("acpo_bench.models.lmms_bridge:load_lmms")(name[5:], model_args, adapter)
     factory = registry.load(registry.MODEL_GROUP, name, BUILTIN_MODELS, "model")
     return factory(model_args, adapter)
 
