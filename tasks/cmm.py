@@ -56,7 +56,13 @@ def record_probe(task: str, clip: Clip, row: dict, audio: AudioRecipe = OWN) -> 
     """One CMM record as a probe. Truth for reference adapters: the probed object is in the asked modality's set
     when the answer is yes."""
     expected = str(row["answer"]).strip().lower()
-    modality = "audio" if str(row.get("modality", "")).lower().startswith("audio") else "visual"
+    question = str(row["question"]).strip().lower()
+    if question.startswith(("did you hear", "do you hear")):
+        modality = "audio"
+    elif question.startswith(("did you see", "do you see")):
+        modality = "visual"
+    else:
+        modality = "audio" if str(row.get("modality", "")).lower().startswith("audio") else "visual"
     match = _TARGET.match(str(row["question"]).strip())
     target = match.group(1) if match else None
     present = (target,) if target and expected == "yes" else ()
