@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.console import Console
 
-from acpo_bench import provenance
 from acpo_bench.adapter import parse_model_args
-from acpo_bench.cache import ResponseCache
 from acpo_bench.cli.common import load_data, load_model, resolve_tasks, slug
 from acpo_bench.cli.tables import print_summary
+from acpo_bench.evaluation import ModelSpec, evaluate_to_dir
 from acpo_bench.media import MediaSpec
-from acpo_bench.results import SCHEMA_VERSION, task_block, write_results, write_samples
-from acpo_bench.runner import EvalConfig, EvalOutcome, evaluate
+from acpo_bench.runner import EvalConfig, EvalOutcome
 
-CACHE_FILE = "cache.sqlite"
 EXIT_TOO_MANY_ERRORS = 3
 
 
@@ -59,60 +54,23 @@ def media_spec(args: argparse.Namespace, adapter) -> MediaSpec:
 
 
 def run(args: argparse.Namespace) -> int:
-    started_at, started = datetime.now(timezone.utc), time.perf_counter()
     console = Console()
     tasks, suite_clips = resolve_tasks(args.tasks)
-    model_args = parse_model_args(args.model_args)
-    adapter = load_model(args.model, model_args, args.adapter)
+    spec = ModelSpec(args.model, parse_model_args(args.model_args), args.adapter)
+    adapter = load_model(spec.name, spec.args, spec.adapter)
     clips = load_data(tasks, args.data, show_progress=not args.quiet, skip_missing=args.skip_missing)
     limit = args.limit if args.limit is not None else suite_clips
     config = EvalConfig(scoring=args.scoring, media=media_spec(args, adapter), seed=args.seed,
                         batch_size=args.batch_size or adapter.default_batch_size, limit=limit,
                         max_new_tokens=args.max_new_tokens or getattr(adapter, "max_new_tokens", None) or 64)
     default_dir = Path("runs") / (slug(args.model) + (f"-{slug(Path(args.adapter).name)}" if args.adapter else ""))
-    output_dir = Path(args.output_dir or default_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    cache = None if args.no_cache else ResponseCache(output_dir / CACHE_FILE, adapter.fingerprint())
-    try:
-        outcome = evaluate(adapter, tasks, clips, config, cache, show_progress=not args.quiet)
-    finally:
-        if cache is not None:
-            cache.close()
-    used = clips.head(limit)
-    results = results_document(args, adapter, model_args, config, used, outcome)
-    for name, task_outcome in outcome.tasks.items():
-        samples = write_samples(output_dir, name, task_outcome.records, task_outcome.summary.contributions)
-        results["tasks"][name] = task_block(task_outcome, samples)
-    results["run_info"] = {
-        "started": started_at.isoformat(timespec="seconds"),
-        "duration_s": round(time.perf_counter() - started, 3),
-        "host": provenance.host(),
-        "versions": provenance.versions(),
-        "git_commit": provenance.git_commit(),
-        "command": provenance.command_line(),
-        "data_path": used.root,
-        "answers": {k: round(v, 3) for k, v in outcome.stats.items()},
-    }
-    path = write_results(output_dir, results)
-    print_summary(results, console)
-    console.print(f"results: {path}  ·  {outcome.stats['computed']} answers computed, "
-                  f"{outcome.stats['cached']} from cache  ·  {results['run_info']['duration_s']:.1f} s")
-    return _error_exit(outcome, args.max_error_rate, console)
-
-
-def results_document(args, adapter, model_args, config: EvalConfig, clips, outcome: EvalOutcome) -> dict:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "model": {"name": args.model, "adapter": args.adapter, "fingerprint": adapter.fingerprint(),
-                  "parameters": adapter.parameter_count, "args": model_args},
-        "config": {"tasks": list(outcome.tasks), "scoring": config.scoring, "frames": config.media.frames,
-                   "fps": config.media.fps, "sample_rate": config.media.sample_rate, "seed": config.seed,
-                   "batch_size": config.batch_size, "limit": config.limit, "max_new_tokens": config.max_new_tokens,
-                   "n_resamples": config.n_resamples,
-                   "data": {"name": clips.name, "fingerprint": clips.fingerprint(), "clips": len(clips.clips)}},
-        "tasks": {},
-        "summary": {"audio_grounding_score": outcome.grounding},
-    }
+    run = evaluate_to_dir(spec, adapter, tasks, clips, config, args.output_dir or default_dir,
+                          use_cache=not args.no_cache, show_progress=not args.quiet)
+    print_summary(run.results, console)
+    stats = run.outcome.stats
+    console.print(f"results: {run.path}  ·  {stats['computed']} answers computed, {stats['cached']} from cache  ·  "
+                  f"{run.results['run_info']['duration_s']:.1f} s")
+    return _error_exit(run.outcome, args.max_error_rate, console)
 
 
 def _error_exit(outcome: EvalOutcome, max_rate: float | None, console: Console) -> int:
