@@ -24,7 +24,7 @@ from rich.table import Table
 
 from acpo_bench.adapter import Request
 from acpo_bench.media_store import MediaStore
-from acpo_bench.models.qwen_omni.adapter import TINY_CHECKPOINT, QwenOmniAdapter, FAMILIES
+from acpo_bench.models.qwen_omni.adapter import FAMILIES, TINY_CHECKPOINT, QwenOmniAdapter
 from acpo_bench.parsing import parse_yes_no
 from acpo_bench.registry import resolve
 from acpo_bench.runner import build_probes

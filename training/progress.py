@@ -29,8 +29,12 @@ class RichProgress(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs:
-            self.last = {k: v for k, v in logs.items() if isinstance(v, float) and k in {"loss", "learning_rate"}
-                         or k.startswith(("loss_", "margin_", "acc_"))}
+            self.last = {k: v for k, v in logs.items() if isinstance(v, float)
+                         and (k in {"loss", "learning_rate"} or k.startswith(("loss_", "margin_", "acc_")))}
+        if self.progress is not None and not self.progress.console.is_terminal and self.last:
+            # a log file or CI: a bar does not redraw there, so write a line per logging step
+            info = "  ".join(f"{k} {v:.4g}" for k, v in self.last.items())
+            self.progress.console.print(f"{self.description} step {state.global_step}/{state.max_steps}  {info}")
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.progress is not None:

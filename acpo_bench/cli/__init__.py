@@ -20,9 +20,13 @@ from acpo_bench.cli import (
     plot_cmd,
     probes_cmd,
     score_cmd,
+    sweep_cmd,
+    train_cmd,
+    zoo_cmd,
 )
 
-COMMANDS = (eval_cmd, list_cmd, data_cmd, score_cmd, probes_cmd, lmms_cmd, gate_cmd, leaderboard_cmd, plot_cmd)
+COMMANDS = (eval_cmd, list_cmd, data_cmd, score_cmd, probes_cmd, lmms_cmd, gate_cmd, leaderboard_cmd, plot_cmd,
+            zoo_cmd, sweep_cmd, train_cmd)
 err_console = Console(stderr=True)
 
 

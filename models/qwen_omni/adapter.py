@@ -20,10 +20,10 @@ from acpo_bench.media import MediaSpec, content_id
 from acpo_bench.models.qwen_omni.features import (
     Featurizer,
     collate,
+    distinct_media,
+    forward_hidden,
     frames_key,
     prompt_parts,
-    shared_media_embeddings,
-    unique_media,
 )
 from acpo_bench.schemas import stable_hash
 
@@ -182,15 +182,10 @@ class QwenOmniAdapter:
 
         batch, keys, media = self._batch(requests)
         thinker = _thinker(self.model)
-        distinct, rows = unique_media(keys, media)
+        distinct = distinct_media(keys, media, self.tokenizer.audio_token_id).to(self.device)
         with torch.inference_mode():
-            embeds = shared_media_embeddings(thinker, batch, distinct, rows, self.tokenizer.video_token_id,
-                                             self.tokenizer.audio_token_id)
-            hidden = thinker.model(
-                input_ids=batch["input_ids"], inputs_embeds=embeds, attention_mask=batch["attention_mask"],
-                video_grid_thw=batch["video_grid_thw"], video_second_per_grid=batch["video_second_per_grid"],
-                feature_attention_mask=batch["feature_attention_mask"], use_audio_in_video=True,
-            ).last_hidden_state[:, -1]
+            hidden = forward_hidden(thinker, batch["input_ids"], batch["attention_mask"], distinct,
+                                    self.tokenizer.video_token_id, self.tokenizer.audio_token_id)[:, -1]
             # the LM head only where a log-prob is needed: the answer position
             logprobs = thinker.lm_head(hidden).float().log_softmax(-1)
         out = []

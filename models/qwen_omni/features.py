@@ -119,8 +119,31 @@ def frames_key(media: Media) -> tuple:
     return (len(media.frames), tuple(np.round(media.frame_times, 4)))
 
 
-def unique_media(keys: Sequence[tuple], media: Sequence[MediaInputs]) -> tuple[list[MediaInputs], list[int]]:
-    """The distinct media of a batch and, per row, the index of its media among them."""
+@dataclass(frozen=True)
+class DistinctMedia:
+    """The distinct clips of a batch, stacked, and for every row the index of its clip among them."""
+
+    pixel_values_videos: torch.Tensor
+    video_grid_thw: torch.Tensor  # (clips, 3)
+    video_second_per_grid: torch.Tensor  # (clips,)
+    input_features: torch.Tensor  # (clips, mel, frames)
+    feature_attention_mask: torch.Tensor  # (clips, frames)
+    audio_tokens: torch.Tensor  # (clips,) audio placeholder tokens per clip
+    rows: torch.Tensor  # (batch,) clip index of each row
+
+    def to(self, device) -> DistinctMedia:
+        return DistinctMedia(*(t.to(device) for t in (self.pixel_values_videos, self.video_grid_thw,
+                                                       self.video_second_per_grid, self.input_features,
+                                                       self.feature_attention_mask, self.audio_tokens, self.rows)))
+
+    def per_row(self) -> dict[str, torch.Tensor]:
+        """What the position ids need for every row (no pixels or mel: those are encoded once per clip)."""
+        return {"video_grid_thw": self.video_grid_thw[self.rows],
+                "video_second_per_grid": self.video_second_per_grid[self.rows],
+                "feature_attention_mask": self.feature_attention_mask[self.rows]}
+
+
+def distinct_media(keys: Sequence[tuple], media: Sequence[MediaInputs], audio_token_id: int) -> DistinctMedia:
     first: dict[tuple, int] = {}
     distinct: list[MediaInputs] = []
     rows = []
@@ -129,28 +152,44 @@ def unique_media(keys: Sequence[tuple], media: Sequence[MediaInputs]) -> tuple[l
             first[key] = len(distinct)
             distinct.append(inputs)
         rows.append(first[key])
-    return distinct, rows
+    return DistinctMedia(
+        pixel_values_videos=torch.cat([m.pixel_values_videos for m in distinct]),
+        video_grid_thw=torch.cat([m.video_grid_thw for m in distinct]),
+        video_second_per_grid=torch.cat([m.video_second_per_grid for m in distinct]),
+        input_features=_pad_features([m.input_features for m in distinct]),
+        feature_attention_mask=_pad_features([m.feature_attention_mask for m in distinct]),
+        audio_tokens=torch.tensor([m.placeholder_ids.count(audio_token_id) for m in distinct]),
+        rows=torch.tensor(rows),
+    )
 
 
-def shared_media_embeddings(thinker, batch: dict[str, torch.Tensor], distinct: Sequence[MediaInputs],
-                            rows: Sequence[int], video_token_id: int, audio_token_id: int) -> torch.Tensor:
+def shared_media_embeddings(thinker, input_ids: torch.Tensor, media: DistinctMedia, video_token_id: int,
+                            audio_token_id: int) -> torch.Tensor:
     """Input embeddings with each distinct clip's video and audio encoded once, however many rows ask about it.
 
-    The thinker's forward encodes the media of every row; a batch sorted by media holds ~10-30 questions per clip,
-    so encoding each clip once and writing its embeddings into every row that shows it removes most tower work.
-    The rows' placeholder positions are filled in order, exactly as the model's own masked_scatter does.
+    The thinker's forward encodes the media of every row; a batch sorted by media holds ~10-30 questions per clip
+    (and an ACPO batch asks about each clip twice), so encoding each clip once and writing its embeddings into every
+    row that shows it removes most tower work. Placeholder positions are filled in order, exactly as the model's own
+    masked_scatter does; tests check the result equals the plain forward.
     """
     base = thinker.model
-    device = batch["input_ids"].device
-    video = base.get_video_features(torch.cat([m.pixel_values_videos for m in distinct]).to(device),
-                                    torch.cat([m.video_grid_thw for m in distinct]).to(device)).pooler_output
-    audio = base.get_audio_features(_pad_features([m.input_features for m in distinct]).to(device),
-                                    _pad_features([m.feature_attention_mask for m in distinct]).to(device)
-                                    ).last_hidden_state
-    audio = torch.split(audio, [m.placeholder_ids.count(audio_token_id) for m in distinct])
-    embeds = base.get_input_embeddings()(batch["input_ids"])
-    for row, index in enumerate(rows):
-        ids = batch["input_ids"][row]
-        embeds[row, ids == video_token_id] = video[index].to(embeds.dtype)
-        embeds[row, ids == audio_token_id] = audio[index].to(embeds.dtype)
-    return embeds
+    video = base.get_video_features(media.pixel_values_videos, media.video_grid_thw).pooler_output
+    audio = base.get_audio_features(media.input_features, media.feature_attention_mask).last_hidden_state
+    audio = torch.split(audio, media.audio_tokens.tolist())
+    embeds = base.get_input_embeddings()(input_ids)
+    rows = []
+    for row, index in enumerate(media.rows.tolist()):
+        ids = input_ids[row]
+        row_embeds = embeds[row].clone() if embeds.requires_grad else embeds[row]
+        row_embeds[ids == video_token_id] = video[index].to(embeds.dtype)
+        row_embeds[ids == audio_token_id] = audio[index].to(embeds.dtype)
+        rows.append(row_embeds)
+    return torch.stack(rows)
+
+
+def forward_hidden(thinker, input_ids: torch.Tensor, attention_mask: torch.Tensor, media: DistinctMedia,
+                   video_token_id: int, audio_token_id: int) -> torch.Tensor:
+    """Last hidden states of the language model for a batch whose media are encoded once per clip."""
+    embeds = shared_media_embeddings(thinker, input_ids, media, video_token_id, audio_token_id)
+    return thinker.model(input_ids=input_ids, inputs_embeds=embeds, attention_mask=attention_mask,
+                         use_audio_in_video=True, **media.per_row()).last_hidden_state

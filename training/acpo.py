@@ -1,0 +1,352 @@
+"""The ACPO recipe: preference pairs -> a thinker trained on the dual-axis objective with transformers.Trainer.
+
+    acpo-bench train --model qwen-omni-tiny --pairs runs/pairs --recipe training/recipes/acpo_tiny.yaml \\
+        --output-dir runs/acpo-tiny [--objective output|input|both] [key=value ...]
+
+Each step takes pairs (balanced over pair kinds), runs the three policy sequences y+|a, y-|a, y+|a' (plus the
+sft_replay rows) as ONE batched forward whose clips are encoded once each, gets the reference log-probs (a frozen
+copy, the LoRA policy with adapters disabled, or values precomputed into the pairs), and minimises
+``losses.acpo_loss``. The Trainer subclass overrides only the public ``compute_loss`` and ``log``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import Trainer
+
+from acpo_bench.media import MediaSpec
+from acpo_bench.media_store import MediaStore
+from acpo_bench.models.qwen_omni.features import DistinctMedia, Featurizer, collate, distinct_media, prompt_parts
+from acpo_bench.tasks._probes import prompts
+from acpo_bench.training.losses import OUTPUT_LOSSES, LossWeights, SequenceLogps, acpo_loss, nll
+from acpo_bench.training.pairs import KINDS, recipe_from_json
+from acpo_bench.training.scorer import AnswerScorer
+
+OBJECTIVES = ("output", "input", "both")
+REFERENCES = ("frozen", "adapter_disabled", "precomputed")
+
+
+@dataclass
+class ACPOConfig:
+    """Every setting of an ACPO run (training/recipes/*.yaml bind to these fields; `acpo-bench validate` checks)."""
+
+    objective: str = "both"  # output: L_out only; input: L_in only; both: L_out + λ_in·L_in
+    beta: float = 0.5
+    output_loss: str = "sigmoid"  # sigmoid | ipo | hinge
+    lambda_in: float = 1.0
+    reward_anchor: float = 0.0
+    sft_chosen: float = 0.0
+    sft_replay: float = 1.0
+    replay_batch_size: int = 32
+    kind_weights: dict[str, float] = field(default_factory=lambda: {"visible_silent": 0.5, "audible": 0.5})
+    reference: str = "frozen"  # frozen | adapter_disabled | precomputed
+    steps: int = 300
+    batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 2e-4
+    lr_scheduler: str = "constant"
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_targets: str = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj)"
+    gradient_checkpointing: bool = False
+    bf16: bool = False
+    frames: int = 2
+    save_steps: int = 0
+    logging_steps: int = 10
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective {self.objective!r}: use one of {OBJECTIVES}")
+        if self.reference not in REFERENCES:
+            raise ValueError(f"reference {self.reference!r}: use one of {REFERENCES}")
+        if self.output_loss not in OUTPUT_LOSSES:
+            raise ValueError(f"output_loss {self.output_loss!r}: use one of {sorted(OUTPUT_LOSSES)}")
+        unknown = set(self.kind_weights) - set(KINDS)
+        if unknown or not any(v > 0 for v in self.kind_weights.values()):
+            raise ValueError(f"kind_weights: known kinds are {KINDS}, with at least one weight > 0")
+        if self.reference == "adapter_disabled" and not self.lora:
+            raise ValueError("reference=adapter_disabled needs lora: true (a full fine-tune has no adapter to disable)")
+
+    def loss_weights(self) -> LossWeights:
+        return LossWeights(beta=self.beta, output_loss=self.output_loss,
+                           output_weight=0.0 if self.objective == "input" else 1.0,
+                           lambda_in=0.0 if self.objective == "output" else self.lambda_in,
+                           reward_anchor=self.reward_anchor, sft_chosen=self.sft_chosen, sft_replay=self.sft_replay)
+
+
+class PairSampler(torch.utils.data.Dataset):
+    """steps x batch pair indices drawn by kind weight (kinds are very unequal in size), fixed by the seed."""
+
+    def __init__(self, pairs, config: ACPOConfig) -> None:
+        self.pairs = pairs
+        by_kind = defaultdict(list)
+        for index, kind in enumerate(pairs["kind"]):
+            by_kind[kind].append(index)
+        kinds = [k for k, w in config.kind_weights.items() if w > 0 and by_kind.get(k)]
+        if not kinds:
+            raise ValueError(f"the pairs hold none of the kinds weighted in kind_weights {config.kind_weights}; "
+                             f"they hold { {k: len(v) for k, v in by_kind.items()} }")
+        rng = random.Random(config.seed)
+        weights = [config.kind_weights[k] for k in kinds]
+        total = config.steps * config.batch_size * config.gradient_accumulation_steps
+        self.indices = [rng.choice(by_kind[rng.choices(kinds, weights)[0]]) for _ in range(total)]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.pairs[self.indices[i]]
+
+
+class PairCollator:
+    """Pairs -> one batch of rows [y+|a ... | y-|a ... | y+|a' ... | replay ...] with answer labels and media."""
+
+    def __init__(self, processor, config: ACPOConfig, replay_clips: list[dict], seed: int) -> None:
+        from acpo_bench.training.sft_tiny import VIDEO_KWARGS
+
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.config = config
+        self.store = MediaStore(MediaSpec(frames=config.frames), max_items=512)
+        self.featurizer = Featurizer(processor, VIDEO_KWARGS, max_items=4096)
+        self.replay_clips = replay_clips
+        self.rng = random.Random(seed)
+        self._encoded: dict[tuple[str, str], tuple] = {}
+
+    def encode(self, prompt: str, answer: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        key = (prompt, answer)
+        if key not in self._encoded:
+            user = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt}]}]
+            asked = self.processor.apply_chat_template(user, add_generation_prompt=True, tokenize=False)
+            full = self.processor.apply_chat_template(
+                [*user, {"role": "assistant", "content": [{"type": "text", "text": answer}]}], tokenize=False)
+            parts = prompt_parts(self.processor, asked)
+            self._encoded[key] = (parts.before, parts.after,
+                                  tuple(self.tokenizer.encode(full[len(asked):], add_special_tokens=False)))
+        return self._encoded[key]
+
+    def media(self, video: str, video_id: str, audio_json: str):
+        recipe = recipe_from_json(audio_json)
+        key = (video_id, recipe.key())
+        return key, self.featurizer(key, self.store.load(video, video_id, recipe))
+
+    def replay_rows(self) -> list[tuple]:
+        """Balanced audio and visual yes/no questions on congruent clips (the sft_replay stream)."""
+        rows = []
+        templates = prompts()
+        for _ in range(self.config.replay_batch_size):
+            clip = self.rng.choice(self.replay_clips)
+            question, truth = ("sound_of", clip["audible"]) if self.rng.random() < 0.5 else ("visible",
+                                                                                           clip["visible"])
+            classes = self.replay_classes
+            present = bool(truth) and self.rng.random() < 0.5
+            target = self.rng.choice(truth) if present else self.rng.choice([c for c in classes if c not in truth])
+            prompt = self.rng.choice(templates[question]).format(x=target)
+            rows.append((prompt, "yes" if present else "no", clip["video"], clip["video_id"],
+                         '{"kind": "own", "noise_dbfs": null, "source": null, "source_id": null, "gain_db": 0.0}'))
+        return rows
+
+    @property
+    def replay_classes(self) -> list[str]:
+        return sorted({c for clip in self.replay_clips for c in (*clip["visible"], *clip["audible"])})
+
+    def __call__(self, pairs: list[dict]) -> dict:
+        rows = [(p["prompt"], p["chosen"], p["video"], p["video_id"], p["audio"]) for p in pairs]
+        rows += [(p["prompt"], p["rejected"], p["video"], p["video_id"], p["audio"]) for p in pairs]
+        rows += [(p["prompt"], p["chosen"], p["video"], p["video_id"], p["contrast_audio"]) for p in pairs]
+        if self.config.sft_replay:
+            rows += self.replay_rows()
+        sequences, labels, keys, media = [], [], [], []
+        for prompt, answer, video, video_id, audio in rows:
+            before, after, answer_ids = self.encode(prompt, answer)
+            key, inputs = self.media(video, video_id, audio)
+            ids = (*before, *inputs.placeholder_ids, *after, *answer_ids)
+            sequences.append(ids)
+            labels.append((-100,) * (len(ids) - len(answer_ids)) + answer_ids)
+            keys.append(key)
+            media.append(inputs)
+        batch = collate(sequences, media, self.tokenizer.pad_token_id, padding_side="right", labels=labels)
+        distinct = distinct_media(keys, media, self.tokenizer.audio_token_id)
+        out = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "labels": batch["labels"],
+               "media": {k: v.float() if v.is_floating_point() else v for k, v in distinct.__dict__.items()},
+               "n_pairs": torch.tensor(len(pairs))}
+        if self.config.reference == "precomputed":
+            out["ref_logps"] = torch.tensor([[p["ref_chosen"], p["ref_rejected"], p["ref_chosen_swapped"]]
+                                             for p in pairs], dtype=torch.float32)
+        return out
+
+
+class ACPOTrainer(Trainer):
+    """transformers.Trainer with the ACPO loss; overrides only the public compute_loss and log."""
+
+    def __init__(self, *args, acpo: ACPOConfig, ref_scorer: AnswerScorer | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.acpo = acpo
+        self.weights = acpo.loss_weights()
+        self.ref_scorer = ref_scorer
+        self._terms: dict[str, list[float]] = defaultdict(list)
+
+    def reference_logps(self, model, inputs: dict, media: DistinctMedia) -> torch.Tensor:
+        if "ref_logps" in inputs:
+            return None
+        with torch.no_grad():
+            if self.acpo.reference == "adapter_disabled":
+                scorer = self.accelerator.unwrap_model(model)
+                with scorer.thinker.disable_adapter():
+                    return scorer(inputs["input_ids"], inputs["attention_mask"], inputs["labels"], media)[0]
+            return self.ref_scorer(inputs["input_ids"], inputs["attention_mask"], inputs["labels"], media)[0]
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        n = int(inputs["n_pairs"])
+        media = DistinctMedia(**inputs["media"])
+        logps, counts = model(inputs["input_ids"], inputs["attention_mask"], inputs["labels"], media)
+        ref = self.reference_logps(model, inputs, media)
+        if ref is None:
+            ref_chosen, ref_rejected, ref_swapped = inputs["ref_logps"].T
+        else:
+            ref_chosen, ref_rejected, ref_swapped = ref[:n], ref[n:2 * n], ref[2 * n:3 * n]
+        sequences = SequenceLogps(chosen=logps[:n], rejected=logps[n:2 * n], chosen_swapped=logps[2 * n:3 * n],
+                                  ref_chosen=ref_chosen, ref_rejected=ref_rejected, ref_chosen_swapped=ref_swapped,
+                                  chosen_tokens=counts[:n])
+        replay = nll(logps[3 * n:], counts[3 * n:]) if logps.shape[0] > 3 * n else None
+        result = acpo_loss(sequences, self.weights, replay)
+        for name, value in result.terms.items():
+            self._terms[name].append(float(value))
+        return (result.loss, {"terms": result.terms}) if return_outputs else result.loss
+
+    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        """Add each ACPO term and reward margin, averaged since the last log."""
+        if self._terms and "loss" in logs:
+            logs = {**logs, **{k: round(sum(v) / len(v), 5) for k, v in self._terms.items()}}
+            self._terms.clear()
+        super().log(logs, *args, **kwargs)
+
+
+def build_policy(thinker, config: ACPOConfig):
+    """The model that trains: LoRA adapters on the language model's attention, or the whole thinker."""
+    if config.lora:
+        from peft import LoraConfig, get_peft_model
+
+        thinker = get_peft_model(thinker, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                                                     lora_dropout=config.lora_dropout,
+                                                     target_modules=config.lora_targets))
+    if config.gradient_checkpointing:
+        thinker.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if config.lora:
+            thinker.enable_input_require_grads()
+    return thinker
+
+
+def train(checkpoint: str | Path, pairs_dir: str | Path, output_dir: str | Path, config: ACPOConfig,
+          resume: bool = False, show_progress: bool = True) -> Path:
+    from transformers import (
+        Qwen2_5OmniProcessor,
+        Qwen2_5OmniThinkerForConditionalGeneration,
+        TrainingArguments,
+        set_seed,
+    )
+    from transformers.trainer_callback import PrinterCallback
+
+    from acpo_bench.training.pairs import load_pairs
+    from acpo_bench.training.progress import RichProgress
+
+    set_seed(config.seed)
+    pairs = load_pairs(pairs_dir)
+    if config.reference == "precomputed" and "ref_chosen" not in pairs.column_names:
+        raise ValueError(f"{pairs_dir}: reference=precomputed needs reference log-probs in the pairs; build them "
+                         "with `acpo-bench pairs build ... --precompute-reference MODEL`")
+    processor = Qwen2_5OmniProcessor.from_pretrained(str(checkpoint))
+    thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(str(checkpoint), dtype=torch.float32)
+    tokens = (processor.tokenizer.video_token_id, processor.tokenizer.audio_token_id)
+    ref_scorer = None
+    if config.reference == "frozen":
+        ref_scorer = AnswerScorer(copy.deepcopy(thinker), *tokens).eval().requires_grad_(False)
+    scorer = AnswerScorer(build_policy(thinker, config), *tokens)
+    replay_clips = _replay_clips(pairs)
+    output_dir = Path(output_dir)
+    args = TrainingArguments(
+        output_dir=str(output_dir), max_steps=config.steps, per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps, learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler, warmup_steps=config.warmup_steps, weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm, logging_steps=config.logging_steps, seed=config.seed,
+        save_strategy="steps" if config.save_steps else "no", save_steps=config.save_steps or 500,
+        report_to=[], disable_tqdm=True, remove_unused_columns=False, dataloader_num_workers=0,
+        bf16=config.bf16, use_cpu=not torch.cuda.is_available(),
+        # under torchrun on CPU the processes talk over gloo
+        ddp_backend="gloo" if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
+    )
+    trainer = ACPOTrainer(model=scorer, args=args, train_dataset=PairSampler(pairs, config),
+                          data_collator=PairCollator(processor, config, replay_clips, config.seed),
+                          callbacks=[RichProgress("ACPO", show_progress)], acpo=config, ref_scorer=ref_scorer)
+    trainer.remove_callback(PrinterCallback)
+    if ref_scorer is not None:
+        ref_scorer.to(trainer.args.device)
+    trainer.train(resume_from_checkpoint=_last_checkpoint(output_dir) if resume else None)
+    if trainer.is_world_process_zero():
+        export(scorer.thinker, processor, Path(checkpoint), output_dir, config, trainer.state.log_history)
+    return output_dir
+
+
+def _replay_clips(pairs) -> list[dict]:
+    seen = {}
+    for row in pairs.select_columns(["video", "video_id", "visible", "audible"]):
+        seen.setdefault(row["video_id"], row)
+    return list(seen.values())
+
+
+def _last_checkpoint(output_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+
+
+POLICY_DIR = "policy"
+
+
+def export(thinker, processor, base: Path, output_dir: Path, config: ACPOConfig, history: list[dict]) -> None:
+    """The trained policy in ``output_dir/policy``: a LoRA adapter directory (evaluate with --adapter) or, after a
+    full fine-tune, a checkpoint with the base's processor and evaluation settings; plus the recipe and log."""
+    import shutil
+
+    from acpo_bench.models.qwen_omni.adapter import SETTINGS_FILE
+
+    policy = output_dir / POLICY_DIR
+    thinker.save_pretrained(policy)
+    if not config.lora:
+        processor.save_pretrained(policy)
+        if (base / SETTINGS_FILE).exists():
+            shutil.copy(base / SETTINGS_FILE, policy / SETTINGS_FILE)
+    (output_dir / "acpo.json").write_text(json.dumps({"base": str(base), "config": asdict(config),
+                                                      "log_history": history}, indent=1) + "\n")
+
+
+def merge_lora(base: Path, adapter_dir: Path, output_dir: Path) -> Path:
+    """Fold a LoRA adapter into its base thinker and save a standalone checkpoint (for serving, e.g. vLLM)."""
+    import shutil
+
+    from peft import PeftModel
+    from transformers import Qwen2_5OmniProcessor, Qwen2_5OmniThinkerForConditionalGeneration
+
+    from acpo_bench.models.qwen_omni.adapter import SETTINGS_FILE
+
+    model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(str(base))
+    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    merged.save_pretrained(output_dir)
+    Qwen2_5OmniProcessor.from_pretrained(str(base)).save_pretrained(output_dir)
+    if (base / SETTINGS_FILE).exists():
+        shutil.copy(base / SETTINGS_FILE, output_dir / SETTINGS_FILE)
+    return output_dir
