@@ -25,6 +25,7 @@ from transformers import Trainer
 from acpo_bench.media import MediaSpec
 from acpo_bench.media_store import MediaStore
 from acpo_bench.models.qwen_omni.features import DistinctMedia, Featurizer, collate, distinct_media, prompt_parts
+from acpo_bench.schemas import stable_hash
 from acpo_bench.tasks._probes import prompts
 from acpo_bench.training.losses import OUTPUT_LOSSES, LossWeights, SequenceLogps, acpo_loss, nll
 from acpo_bench.training.pairs import KINDS, recipe_from_json
@@ -88,8 +89,11 @@ class ACPOConfig:
                            reward_anchor=self.reward_anchor, sft_chosen=self.sft_chosen, sft_replay=self.sft_replay)
 
 
-class PairSampler(torch.utils.data.Dataset):
-    """steps x batch pair indices drawn by kind weight (kinds are very unequal in size), fixed by the seed."""
+class PairSampler(torch.utils.data.IterableDataset):
+    """steps x batch pair indices drawn by kind weight (kinds are very unequal in size), fixed by the seed.
+
+    Iterable, so the Trainer does not reshuffle it: the first N batches are the same whatever the run's length,
+    which is what makes a resumed run continue exactly where the interrupted one stopped."""
 
     def __init__(self, pairs, config: ACPOConfig) -> None:
         self.pairs = pairs
@@ -108,23 +112,24 @@ class PairSampler(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, i: int) -> dict:
-        return self.pairs[self.indices[i]]
+    def __iter__(self):
+        for index in self.indices:
+            yield self.pairs[index]
 
 
 class PairCollator:
     """Pairs -> one batch of rows [y+|a ... | y-|a ... | y+|a' ... | replay ...] with answer labels and media."""
 
-    def __init__(self, processor, config: ACPOConfig, replay_clips: list[dict], seed: int) -> None:
-        from acpo_bench.training.sft_tiny import VIDEO_KWARGS
-
+    def __init__(self, processor, config: ACPOConfig, replay_clips: list[dict], seed: int,
+                 videos_kwargs: dict | None = None) -> None:
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.config = config
         self.store = MediaStore(MediaSpec(frames=config.frames), max_items=512)
-        self.featurizer = Featurizer(processor, VIDEO_KWARGS, max_items=4096)
+        self.featurizer = Featurizer(processor, videos_kwargs, max_items=4096)
         self.replay_clips = replay_clips
-        self.rng = random.Random(seed)
+        self.replay_classes = sorted({c for clip in replay_clips for c in (*clip["visible"], *clip["audible"])})
+        self.seed = seed
         self._encoded: dict[tuple[str, str], tuple] = {}
 
     def encode(self, prompt: str, answer: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
@@ -144,32 +149,33 @@ class PairCollator:
         key = (video_id, recipe.key())
         return key, self.featurizer(key, self.store.load(video, video_id, recipe))
 
-    def replay_rows(self) -> list[tuple]:
-        """Balanced audio and visual yes/no questions on congruent clips (the sft_replay stream)."""
+    def replay_rows(self, pairs: list[dict]) -> list[tuple]:
+        """Balanced audio and visual yes/no questions on congruent clips (the sft_replay stream).
+
+        Drawn from a generator seeded by the batch's pair ids, so a resumed run replays exactly the same rows."""
+        rng = random.Random(stable_hash(self.seed, [p["pair_id"] for p in pairs]))
         rows = []
         templates = prompts()
+        classes = self.replay_classes
         for _ in range(self.config.replay_batch_size):
-            clip = self.rng.choice(self.replay_clips)
-            question, truth = ("sound_of", clip["audible"]) if self.rng.random() < 0.5 else ("visible",
-                                                                                           clip["visible"])
-            classes = self.replay_classes
-            present = bool(truth) and self.rng.random() < 0.5
-            target = self.rng.choice(truth) if present else self.rng.choice([c for c in classes if c not in truth])
-            prompt = self.rng.choice(templates[question]).format(x=target)
+            clip = rng.choice(self.replay_clips)
+            question, truth = ("sound_of", clip["audible"]) if rng.random() < 0.5 else ("visible", clip["visible"])
+            absent = [c for c in classes if c not in truth]
+            present = bool(truth) and (rng.random() < 0.5 or not absent)
+            if not present and not absent:
+                continue
+            target = rng.choice(truth) if present else rng.choice(absent)
+            prompt = rng.choice(templates[question]).format(x=target)
             rows.append((prompt, "yes" if present else "no", clip["video"], clip["video_id"],
                          '{"kind": "own", "noise_dbfs": null, "source": null, "source_id": null, "gain_db": 0.0}'))
         return rows
-
-    @property
-    def replay_classes(self) -> list[str]:
-        return sorted({c for clip in self.replay_clips for c in (*clip["visible"], *clip["audible"])})
 
     def __call__(self, pairs: list[dict]) -> dict:
         rows = [(p["prompt"], p["chosen"], p["video"], p["video_id"], p["audio"]) for p in pairs]
         rows += [(p["prompt"], p["rejected"], p["video"], p["video_id"], p["audio"]) for p in pairs]
         rows += [(p["prompt"], p["chosen"], p["video"], p["video_id"], p["contrast_audio"]) for p in pairs]
         if self.config.sft_replay:
-            rows += self.replay_rows()
+            rows += self.replay_rows(pairs)
         sequences, labels, keys, media = [], [], [], []
         for prompt, answer, video, video_id, audio in rows:
             before, after, answer_ids = self.encode(prompt, answer)
@@ -261,6 +267,7 @@ def train(checkpoint: str | Path, pairs_dir: str | Path, output_dir: str | Path,
     )
     from transformers.trainer_callback import PrinterCallback
 
+    from acpo_bench.models.qwen_omni.adapter import checkpoint_settings
     from acpo_bench.training.pairs import load_pairs
     from acpo_bench.training.progress import RichProgress
 
@@ -285,20 +292,37 @@ def train(checkpoint: str | Path, pairs_dir: str | Path, output_dir: str | Path,
         max_grad_norm=config.max_grad_norm, logging_steps=config.logging_steps, seed=config.seed,
         save_strategy="steps" if config.save_steps else "no", save_steps=config.save_steps or 500,
         report_to=[], disable_tqdm=True, remove_unused_columns=False, dataloader_num_workers=0,
+        # every process walks the same pair stream and takes its shard (batches hold non-tensor fields)
+        accelerator_config={"dispatch_batches": False},
         bf16=config.bf16, use_cpu=not torch.cuda.is_available(),
         # under torchrun on CPU the processes talk over gloo
         ddp_backend="gloo" if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
     )
     trainer = ACPOTrainer(model=scorer, args=args, train_dataset=PairSampler(pairs, config),
-                          data_collator=PairCollator(processor, config, replay_clips, config.seed),
+                          data_collator=PairCollator(processor, config, replay_clips, config.seed,
+                                                     checkpoint_settings(Path(checkpoint)).get("videos_kwargs")),
                           callbacks=[RichProgress("ACPO", show_progress)], acpo=config, ref_scorer=ref_scorer)
     trainer.remove_callback(PrinterCallback)
     if ref_scorer is not None:
         ref_scorer.to(trainer.args.device)
     trainer.train(resume_from_checkpoint=_last_checkpoint(output_dir) if resume else None)
+    write_digest(scorer, output_dir, trainer.args.process_index)
     if trainer.is_world_process_zero():
         export(scorer.thinker, processor, Path(checkpoint), output_dir, config, trainer.state.log_history)
     return output_dir
+
+
+def write_digest(module: torch.nn.Module, output_dir: Path, rank: int) -> str:
+    """sha256 of this process's trained weights, one file per rank: under DDP every rank must hold the same."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().float().contiguous().numpy().tobytes())
+    (output_dir / "digests").mkdir(parents=True, exist_ok=True)
+    (output_dir / "digests" / f"rank{rank}.sha256").write_text(digest.hexdigest() + "\n")
+    return digest.hexdigest()
 
 
 def _replay_clips(pairs) -> list[dict]:

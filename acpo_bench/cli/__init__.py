@@ -17,6 +17,7 @@ from acpo_bench.cli import (
     leaderboard_cmd,
     list_cmd,
     lmms_cmd,
+    pipeline_cmd,
     plot_cmd,
     probes_cmd,
     score_cmd,
@@ -26,7 +27,7 @@ from acpo_bench.cli import (
 )
 
 COMMANDS = (eval_cmd, list_cmd, data_cmd, score_cmd, probes_cmd, lmms_cmd, gate_cmd, leaderboard_cmd, plot_cmd,
-            zoo_cmd, sweep_cmd, train_cmd)
+            zoo_cmd, sweep_cmd, train_cmd, pipeline_cmd)
 err_console = Console(stderr=True)
 
 

@@ -93,7 +93,7 @@ class QwenOmniAdapter:
         import torch
         import transformers
 
-        settings = _checkpoint_settings(checkpoint)
+        settings = checkpoint_settings(checkpoint)
         self.name = family.name
         self.device = model_args.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype_name = model_args.get("dtype") or ("bf16" if self.device.startswith("cuda") else "fp32")
@@ -222,7 +222,8 @@ def _load_lora(model, adapter_dir: str):
     return PeftModel.from_pretrained(model, str(path))
 
 
-def _checkpoint_settings(checkpoint: Path) -> dict:
+def checkpoint_settings(checkpoint: Path) -> dict:
+    """The evaluation settings a checkpoint carries in acpo_bench.json (frames, pixel range, system prompt)."""
     path = checkpoint / SETTINGS_FILE
     if not path.exists():
         return {}

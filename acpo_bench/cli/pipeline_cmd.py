@@ -1,0 +1,45 @@
+"""``acpo-bench pipeline``: base eval -> pairs -> ACPO -> tuned eval -> before/after tables (acpo_bench/pipeline.py)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from acpo_bench.adapter import parse_model_args
+from acpo_bench.cli.train_cmd import checkpoint_for
+
+OBJECTIVE_CHOICES = ("output", "input", "both", "all")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pipeline", help="the ACPO before/after pipeline", description=__doc__)
+    p.add_argument("--model", default="qwen-omni-tiny")
+    p.add_argument("--model-args", default="")
+    p.add_argument("--recipe", default=None, help="ACPO recipe (default: training/recipes/acpo_tiny.yaml)")
+    p.add_argument("--objective", choices=OBJECTIVE_CHOICES, default="both",
+                   help="ablation: output-contrastive only, input-contrastive only, both, or all three")
+    p.add_argument("--seeds", type=int, default=1, help="training seeds (mean ± sd across them)")
+    p.add_argument("--eval-clips", type=int, default=400, help="clips of the evaluation world (>= 400 resolves "
+                                                                 "a few points of change)")
+    p.add_argument("--train-clips", type=int, default=1000, help="clips of the training world the pairs come from")
+    p.add_argument("--tasks", default="all")
+    p.add_argument("--output-dir", default="runs/pipeline")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="recipe overrides")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from acpo_bench.pipeline import DEFAULT_RECIPE, PipelineConfig, run_pipeline
+
+    if args.seeds < 1:
+        raise ValueError("--seeds must be >= 1")
+    model_args = parse_model_args(args.model_args)
+    objectives = ("output", "input", "both") if args.objective == "all" else (args.objective,)
+    config = PipelineConfig(checkpoint=checkpoint_for(args.model, model_args), output_dir=Path(args.output_dir),
+                            model=args.model, model_args=model_args,
+                            recipe=Path(args.recipe) if args.recipe else DEFAULT_RECIPE,
+                            overrides=tuple(args.overrides), objectives=objectives, seeds=args.seeds,
+                            eval_clips=args.eval_clips, train_clips=args.train_clips, tasks=args.tasks)
+    run_pipeline(config, show_progress=not args.quiet)
+    return 0

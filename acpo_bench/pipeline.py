@@ -1,0 +1,187 @@
+"""The before/after pipeline: evaluate the base model, build pairs, train ACPO, evaluate the tuned model, compare.
+
+    acpo-bench pipeline --model qwen-omni-tiny [--seeds 3] [--objective output|input|both|all] --output-dir DIR
+
+Every stage writes into --output-dir and is skipped when its output is already there, so a rerun resumes. The
+comparison pairs the base and tuned samples probe by probe: each metric's change comes with the 95% CI of the
+change (clip bootstrap); with several training seeds, mean ± sd across seeds. Markdown and JSON tables are written
+beside the runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from acpo_bench.evaluation import ModelSpec, evaluate_to_dir, load_model, resolve_tasks
+from acpo_bench.leaderboard.compare import across_seeds, compare
+from acpo_bench.leaderboard.runs import load_run
+from acpo_bench.results import RESULTS_FILE, atomic_write
+from acpo_bench.runner import EvalConfig
+from acpo_bench.synth.generate import default_world
+from acpo_bench.synth.world import WorldConfig
+from acpo_bench.training.acpo import POLICY_DIR, ACPOConfig
+from acpo_bench.training.acpo import train as train_acpo
+from acpo_bench.training.pairs import label_pairs, save_pairs
+from acpo_bench.training.recipe import load_recipe
+
+DEFAULT_RECIPE = Path(str(resources.files("acpo_bench.training") / "recipes" / "acpo_tiny.yaml"))
+HEADLINE = ("swapped_audio.vahr_yn", "swapped_audio.vahr_open", "swapped_audio.swapped_in_accuracy",
+            "silent_video.silent_hallucination_rate", "sound_presence.random_f1", "sound_presence.adversarial_f1",
+            "visual_presence.own_accuracy", "visual_presence.swapped_accuracy", "audio_grounding_score")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    checkpoint: Path
+    output_dir: Path
+    model: str = "qwen-omni-tiny"
+    model_args: dict[str, str] = field(default_factory=dict)
+    recipe: Path = DEFAULT_RECIPE
+    overrides: tuple[str, ...] = ()
+    objectives: tuple[str, ...] = ("both",)
+    seeds: int = 1
+    eval_clips: int = 400
+    train_clips: int = 1000
+    train_world_seed: int = 1000
+    tasks: str = "all"
+
+
+def run_pipeline(config: PipelineConfig, show_progress: bool = True) -> dict:
+    console = Console()
+    out = config.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    recipe = load_recipe(ACPOConfig, config.recipe, list(config.overrides))  # fail on a bad recipe before any work
+    tasks, _ = resolve_tasks(config.tasks)
+    world = default_world(WorldConfig(clips=config.eval_clips), show_progress=show_progress)
+
+    def evaluate(spec: ModelSpec, directory: Path) -> Path:
+        if not (directory / RESULTS_FILE).exists():
+            adapter = load_model(spec.name, spec.args, spec.adapter)
+            eval_config = EvalConfig(media=adapter.media_spec, batch_size=adapter.default_batch_size,
+                                     max_new_tokens=adapter.max_new_tokens)
+            evaluate_to_dir(spec, adapter, tasks, world, eval_config, directory, show_progress=show_progress)
+        return directory / RESULTS_FILE
+
+    console.rule("1/4 evaluate the base model")
+    base = evaluate(ModelSpec(config.model, dict(config.model_args)), out / "base")
+    console.rule("2/4 build preference pairs")
+    pairs_dir = out / "pairs"
+    if not (pairs_dir / "pairs.json").exists():
+        train_world = default_world(WorldConfig(clips=config.train_clips, seed=config.train_world_seed),
+                                    show_progress=show_progress)
+        save_pairs(label_pairs(train_world, seed=0), pairs_dir,
+                   {"data": {"name": train_world.name, "fingerprint": train_world.fingerprint()}})
+    runs: dict[str, list[Path]] = {}
+    for objective in config.objectives:
+        for seed in range(config.seeds):
+            name = f"{objective}-seed{seed}"
+            console.rule(f"3/4 train ACPO ({name})")
+            run_config = replace(recipe, objective=objective, seed=recipe.seed + seed)
+            train_dir = out / "train" / name
+            if not (train_dir / POLICY_DIR).exists():
+                train_acpo(config.checkpoint, pairs_dir, train_dir, run_config, show_progress=show_progress)
+            console.rule(f"4/4 evaluate the tuned model ({name})")
+            policy = train_dir / POLICY_DIR
+            spec = (ModelSpec("qwen-omni", {"path": str(config.checkpoint)}, str(policy)) if run_config.lora
+                    else ModelSpec("qwen-omni", {"path": str(policy)}))
+            runs.setdefault(objective, []).append(evaluate(spec, out / "eval" / name))
+    report = comparison_report(base, runs, config)
+    atomic_write(out / "before_after.json", (json.dumps(report, indent=1) + "\n").encode())
+    atomic_write(out / "before_after.md", markdown(report).encode())
+    console.print(rich_table(report))
+    console.print(f"tables: {out / 'before_after.md'}  ·  {out / 'before_after.json'}")
+    return report
+
+
+def comparison_report(base: Path, runs: dict[str, list[Path]], config: PipelineConfig) -> dict:
+    before = load_run(base)
+    objectives = {}
+    for objective, paths in runs.items():
+        per_seed = [compare(before, load_run(p)) for p in paths]
+        objectives[objective] = {
+            "runs": [str(p) for p in paths],
+            "metrics": [asdict(s) for s in across_seeds(per_seed)],
+        }
+    return {"base": str(base), "model": config.model, "seeds": config.seeds,
+            "eval_data": before.data, "recipe": str(config.recipe), "overrides": list(config.overrides),
+            "objectives": objectives}
+
+
+def _fmt(value: float | None, sd: float | None = None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:+.3f}" if signed else f"{value:.3f}"
+    return text + (f" ± {sd:.3f}" if sd is not None else "")
+
+
+def _ci(cis: list) -> str:
+    cis = [c for c in cis if c]
+    if not cis:
+        return "—"
+    if len(cis) == 1:
+        return f"[{cis[0][0]:+.3f}, {cis[0][1]:+.3f}]"
+    return f"{len(cis)} seeds: " + " ".join(f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in cis)
+
+
+def _rows(metrics: list[dict], keys: tuple[str, ...] | None = None) -> list[dict]:
+    return [m for m in metrics if keys is None or m["key"] in keys]
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# ACPO before/after · {report['model']}", "",
+             f"Evaluation data: `{report['eval_data'].get('name')}` ({report['eval_data'].get('clips')} clips). "
+             f"Training seeds: {report['seeds']}. Δ = after − before; 95% CI of Δ from a paired clip bootstrap "
+             "(one per seed).", ""]
+    objectives = report["objectives"]
+    if len(objectives) > 1:
+        lines += ["## Ablation (headline metrics, mean ± sd over seeds)", "",
+                  "| metric | base | " + " | ".join(objectives) + " |",
+                  "|---|---|" + "---|" * len(objectives)]
+        base_rows = {m["key"]: m for m in next(iter(objectives.values()))["metrics"]}
+        for key in HEADLINE:
+            if key not in base_rows:
+                continue
+            cells = []
+            for block in objectives.values():
+                row = next(m for m in block["metrics"] if m["key"] == key)
+                cells.append(f"{_fmt(row['after_mean'], row['after_sd'])} ({_fmt(row['delta_mean'], signed=True)})")
+            lines.append(f"| {key} | {_fmt(base_rows[key]['before'])} | " + " | ".join(cells) + " |")
+        lines.append("")
+    for objective, block in objectives.items():
+        lines += [f"## objective: {objective}", "", "| metric | better | before | after | Δ | 95% CI of Δ |",
+                  "|---|---|---|---|---|---|"]
+        for row in block["metrics"]:
+            arrow = {True: "↑", False: "↓", None: ""}[row["higher_is_better"]]
+            lines.append(f"| {row['key']} | {arrow} | {_fmt(row['before'])} | "
+                         f"{_fmt(row['after_mean'], row['after_sd'])} | "
+                         f"{_fmt(row['delta_mean'], row['delta_sd'], signed=True)} | {_ci(row['delta_ci95'])} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def rich_table(report: dict) -> Table:
+    table = Table(title=f"ACPO before/after · {report['model']} (headline; all metrics in the markdown)",
+                  title_justify="left")
+    table.add_column("metric")
+    table.add_column("before", justify="right")
+    for objective in report["objectives"]:
+        table.add_column(f"{objective}: after", justify="right")
+        table.add_column("Δ [95% CI]", justify="right")
+    first = next(iter(report["objectives"].values()))["metrics"]
+    for key in HEADLINE:
+        base = next((m for m in first if m["key"] == key), None)
+        if base is None:
+            continue
+        cells = []
+        for block in report["objectives"].values():
+            row = next(m for m in block["metrics"] if m["key"] == key)
+            cells += [_fmt(row["after_mean"], row["after_sd"]),
+                      f"{_fmt(row['delta_mean'], signed=True)} {_ci(row['delta_ci95'][:1])}"]
+        table.add_row(key, _fmt(base["before"]), *cells)
+    return table

@@ -1,0 +1,185 @@
+"""ACPO training: pairs, the TRL anchor for the DPO term, the trainer end to end (steps, resume, DDP)."""
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from acpo_bench.training.acpo import ACPOConfig, PairCollator, train
+from acpo_bench.training.losses import dpo_sigmoid
+from acpo_bench.training.pairs import label_pairs, load_pairs, recipe_from_json, save_pairs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def pairs_dir(small_world, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pairs")
+    save_pairs(label_pairs(small_world, seed=0), out, {"data": small_world.name})
+    return out
+
+
+def test_label_pairs_are_dual_axis_and_correct(small_world):
+    pairs = label_pairs(small_world, seed=0)
+    counts = Counter(p.kind for p in pairs)
+    assert counts["audible"] and counts["visible_silent"] and counts["open_masquerade"]
+    assert len({p.pair_id for p in pairs}) == len(pairs)
+    by_id = {c.content_id: c for c in small_world.clips}
+    for pair in pairs:
+        clip = by_id[pair.video_id]
+        contrast = recipe_from_json(pair.contrast_audio)
+        assert recipe_from_json(pair.audio).kind == "own" and contrast.kind == "swap"
+        source = by_id[contrast.source_id]
+        target = next((c for c in small_world.lexicon.classes if pair.prompt.rstrip("?").endswith(c)), None)
+        if pair.kind == "visible_silent":
+            assert (pair.chosen, pair.rejected) == ("no", "yes")
+            assert target in clip.visible and target not in clip.audible
+            assert target in source.audible, "under a' the faithful 'no' would be wrong"
+        elif pair.kind == "audible":
+            assert (pair.chosen, pair.rejected) == ("yes", "no")
+            assert target in clip.audible and target not in source.audible
+        elif pair.kind == "open_masquerade":
+            silent = set(clip.visible) - set(clip.audible)
+            assert silent and all(label in pair.rejected for label in silent)
+            assert not any(label in pair.chosen.split(" and ") for label in silent)
+
+
+def test_pairs_roundtrip_through_datasets(pairs_dir, small_world):
+    data = load_pairs(pairs_dir)
+    meta = json.loads((pairs_dir / "pairs.json").read_text())
+    assert len(data) == meta["total"] == sum(meta["counts"].values())
+    assert set(data.column_names) >= {"pair_id", "kind", "prompt", "chosen", "rejected", "audio", "contrast_audio"}
+
+
+def test_our_dpo_equals_trl_dpotrainer_sigmoid_loss(tmp_path):
+    """The same causal LM, pairs and reference: our dpo_sigmoid on summed completion log-probs == TRL's loss."""
+    from datasets import Dataset
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from trl import DPOConfig, DPOTrainer
+
+    from acpo_bench.models.qwen_omni.tiny import build_tokenizer
+
+    tokenizer = build_tokenizer(["Is there a sound of dog? yes no a dog and a bell"])
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, pad_token_id=tokenizer.pad_token_id,
+                         eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(0)
+    reference = Qwen2ForCausalLM(config)
+    policy = copy.deepcopy(reference)
+    with torch.no_grad():
+        for parameter in policy.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))  # policy != reference, so the loss is not log 2
+    data = Dataset.from_list([
+        {"prompt": "Is there a sound of dog?", "chosen": " yes", "rejected": " no"},
+        {"prompt": "Is there a sound of bell?", "chosen": " no", "rejected": " yes a dog"},
+        {"prompt": "What sounds can you hear?", "chosen": " a dog", "rejected": " a dog and a bell"},
+    ])
+    args = DPOConfig(output_dir=str(tmp_path), beta=0.5, loss_type=["sigmoid"], per_device_train_batch_size=3,
+                     report_to=[], use_cpu=True, max_steps=1)
+    trainer = DPOTrainer(model=policy, ref_model=reference, args=args, train_dataset=data,
+                         processing_class=tokenizer)
+    batch = next(iter(trainer.get_train_dataloader()))
+    with torch.no_grad():
+        trl_loss = trainer.compute_loss(policy, batch).item()
+
+        def completion_logps(model):
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+            logps = logits.log_softmax(-1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
+            return (logps * batch["completion_mask"][:, 1:]).sum(-1)
+
+        pol, ref = completion_logps(policy), completion_logps(reference)
+    n = len(data)
+    ours = dpo_sigmoid(pol[:n], pol[n:], ref[:n], ref[n:], beta=0.5).losses.mean().item()
+    assert abs(trl_loss - 0.6931) > 1e-3
+    assert ours == pytest.approx(trl_loss, abs=1e-5)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(small_world, tmp_path_factory):
+    """A random thinker (text hidden 32) over the small world's words, saved like a real checkpoint."""
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+
+    from acpo_bench.models.qwen_omni.tiny import build_config, build_processor, build_tokenizer
+    from acpo_bench.training.sft_tiny import VIDEO_KWARGS, vocabulary_texts
+
+    path = tmp_path_factory.mktemp("tiny-acpo")
+    tokenizer = build_tokenizer(vocabulary_texts(small_world))
+    torch.manual_seed(0)
+    Qwen2_5OmniThinkerForConditionalGeneration(build_config(tokenizer, hidden=32)).save_pretrained(path)
+    build_processor(tokenizer).save_pretrained(path)
+    (path / "acpo_bench.json").write_text(json.dumps({"frames": 2, "videos_kwargs": VIDEO_KWARGS}))
+    return path
+
+
+def small_config(**kw) -> ACPOConfig:
+    base = dict(steps=4, batch_size=4, replay_batch_size=4, learning_rate=1e-3, logging_steps=1,
+                kind_weights={"visible_silent": 0.5, "audible": 0.5})
+    return ACPOConfig(**{**base, **kw})
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(path / "policy" / "model.safetensors")
+
+
+def test_collator_builds_three_sequences_plus_replay(tiny_checkpoint, pairs_dir):
+    from transformers import Qwen2_5OmniProcessor
+
+    processor = Qwen2_5OmniProcessor.from_pretrained(tiny_checkpoint)
+    pairs = load_pairs(pairs_dir)
+    rows = [pairs[i] for i in range(3)]
+    collator = PairCollator(processor, small_config(), [dict(r) for r in rows], seed=0)
+    batch = collator(rows)
+    assert batch["input_ids"].shape[0] == 3 * 3 + 4
+    assert int(batch["n_pairs"]) == 3
+    media = batch["media"]
+    assert media["rows"].shape[0] == 13
+    # y+|a and y-|a share one clip encoding; y+|a' uses another
+    assert media["rows"][0] == media["rows"][3] and media["rows"][0] != media["rows"][6]
+    assert collator(rows)["input_ids"].equal(batch["input_ids"]), "replay rows are a function of the batch"
+
+
+def test_training_moves_weights_and_resume_is_exact(tiny_checkpoint, pairs_dir, tmp_path):
+    straight = train(tiny_checkpoint, pairs_dir, tmp_path / "straight", small_config(), show_progress=False)
+    log = json.loads((straight / "acpo.json").read_text())["log_history"]
+    losses = [entry["loss"] for entry in log if "loss" in entry]
+    assert losses and all(torch.isfinite(torch.tensor(losses)))
+    assert {"loss_out", "loss_in", "margin_out", "margin_in", "loss_sft_replay"} <= set(log[0])
+    from safetensors.torch import load_file
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+
+    base = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(tiny_checkpoint).state_dict()
+    trained = weights(straight)
+    assert any(not torch.equal(base[k], trained[k]) for k in trained if k in base)
+
+    halfway = tmp_path / "resumed"
+    train(tiny_checkpoint, pairs_dir, halfway, small_config(steps=2, save_steps=2), show_progress=False)
+    train(tiny_checkpoint, pairs_dir, halfway, small_config(save_steps=2), resume=True, show_progress=False)
+    resumed = load_file(halfway / "policy" / "model.safetensors")
+    for key, tensor in trained.items():
+        assert torch.allclose(tensor, resumed[key], atol=1e-6), key
+
+
+@pytest.mark.slow
+def test_two_process_ddp_trains_and_ranks_agree(tiny_checkpoint, pairs_dir, tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("steps: 8\nbatch_size: 4\nreplay_batch_size: 4\nlearning_rate: 0.001\nlogging_steps: 1\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "acpo_bench", "train", "--model", "qwen-omni", "--model-args", f"path={tiny_checkpoint}",
+           "--pairs", str(pairs_dir), "--recipe", str(recipe), "--output-dir", str(tmp_path / "ddp"), "--quiet"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    digests = sorted((tmp_path / "ddp" / "digests").glob("rank*.sha256"))
+    assert [d.name for d in digests] == ["rank0.sha256", "rank1.sha256"]
+    assert digests[0].read_text() == digests[1].read_text(), "both ranks hold identical weights"
+    log = json.loads((tmp_path / "ddp" / "acpo.json").read_text())["log_history"]
+    losses = [e["loss"] for e in log if "loss" in e]
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, f"the loss falls under DDP: {losses}"
