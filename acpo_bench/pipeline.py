@@ -25,7 +25,7 @@ from acpo_bench.results import RESULTS_FILE, atomic_write
 from acpo_bench.runner import EvalConfig
 from acpo_bench.synth.generate import default_world
 from acpo_bench.synth.world import WorldConfig
-from acpo_bench.training.acpo import POLICY_DIR, ACPOConfig
+from acpo_bench.training.acpo import POLICY_DIR, ACPOConfig, precompute_reference
 from acpo_bench.training.acpo import train as train_acpo
 from acpo_bench.training.pairs import label_pairs, save_pairs
 from acpo_bench.training.recipe import load_recipe
@@ -77,6 +77,8 @@ def run_pipeline(config: PipelineConfig, show_progress: bool = True) -> dict:
                                     show_progress=show_progress)
         save_pairs(label_pairs(train_world, seed=0), pairs_dir,
                    {"data": {"name": train_world.name, "fingerprint": train_world.fingerprint()}})
+        if recipe.reference == "precomputed":
+            precompute_reference(config.checkpoint, pairs_dir, frames=recipe.frames, show_progress=show_progress)
     runs: dict[str, list[Path]] = {}
     for objective in config.objectives:
         for seed in range(config.seeds):

@@ -77,7 +77,7 @@ def test_shared_media_encoding_equals_the_plain_forward(adapter, small_world):
     requests = requests_for(adapter, small_world, lambda p: p.kind == "yes_no", 24)
     assert len({r.probe.media_key for r in requests}) >= 2
     shared = adapter.score_choices(requests, ("yes", "no"))
-    batch, _, _ = adapter._batch(requests)
+    batch = adapter._batch(requests)
     thinker = _thinker(adapter.model)
     with torch.inference_mode():
         hidden = thinker.model(**batch, use_audio_in_video=True).last_hidden_state[:, -1]

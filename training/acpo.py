@@ -374,3 +374,51 @@ def merge_lora(base: Path, adapter_dir: Path, output_dir: Path) -> Path:
     if (base / SETTINGS_FILE).exists():
         shutil.copy(base / SETTINGS_FILE, output_dir / SETTINGS_FILE)
     return output_dir
+
+
+def precompute_reference(checkpoint: str | Path, pairs_dir: str | Path, frames: int = 2, batch_pairs: int = 32,
+                         show_progress: bool = True) -> Path:
+    """Score every pair once with the reference model and store ref_chosen / ref_rejected / ref_chosen_swapped
+    in the pair dataset, so training with ``reference: precomputed`` runs no reference forward at all."""
+    import shutil
+
+    import datasets
+    from rich.progress import track
+    from transformers import Qwen2_5OmniProcessor, Qwen2_5OmniThinkerForConditionalGeneration
+
+    from acpo_bench.models.qwen_omni.adapter import checkpoint_settings
+    from acpo_bench.training.pairs import PAIRS_DIR, load_pairs
+
+    pairs = load_pairs(pairs_dir)
+    processor = Qwen2_5OmniProcessor.from_pretrained(str(checkpoint))
+    thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(str(checkpoint), dtype=torch.float32)
+    scorer = AnswerScorer(thinker, processor.tokenizer.video_token_id, processor.tokenizer.audio_token_id).eval()
+    config = ACPOConfig(frames=frames, sft_replay=0.0)
+    collator = PairCollator(processor, config, [], 0, checkpoint_settings(Path(checkpoint)).get("videos_kwargs"))
+    columns: dict[str, list[float]] = {"ref_chosen": [], "ref_rejected": [], "ref_chosen_swapped": []}
+    starts = range(0, len(pairs), batch_pairs)
+    for start in track(starts, description="reference log-probs", disable=not show_progress):
+        rows = [pairs[i] for i in range(start, min(start + batch_pairs, len(pairs)))]
+        batch = collator(rows)
+        with torch.no_grad():
+            logps, _ = scorer(batch["input_ids"], batch["attention_mask"], batch["labels"],
+                              DistinctMedia(**batch["media"]))
+        n = len(rows)
+        for name, part in zip(columns, (logps[:n], logps[n:2 * n], logps[2 * n:3 * n]), strict=True):
+            columns[name] += part.tolist()
+    for name, values in columns.items():
+        if name in pairs.column_names:
+            pairs = pairs.remove_columns(name)
+        pairs = pairs.add_column(name, values)
+    staging = Path(pairs_dir) / f".{PAIRS_DIR}.new"
+    shutil.rmtree(staging, ignore_errors=True)
+    datasets.disable_progress_bars()
+    pairs.save_to_disk(str(staging))
+    del pairs
+    shutil.rmtree(Path(pairs_dir) / PAIRS_DIR)
+    staging.rename(Path(pairs_dir) / PAIRS_DIR)
+    meta_path = Path(pairs_dir) / "pairs.json"
+    meta = json.loads(meta_path.read_text())
+    meta["reference"] = {"checkpoint": str(checkpoint), "frames": frames}
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    return Path(pairs_dir)

@@ -26,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--on-policy-model", default=None, help="also mine the model's own hallucinations as y-")
     b.add_argument("--model-args", default="")
     b.add_argument("--on-policy-clips", type=int, default=200)
+    b.add_argument("--precompute-reference", default=None, metavar="MODEL",
+                   help="store the reference log-probs of this model (qwen-omni-tiny, or qwen-omni with "
+                        "--model-args path=...) in the pairs, for recipes with reference: precomputed")
+    b.add_argument("--frames", type=int, default=2, help="frames per clip for the precomputed reference")
     b.set_defaults(handler=run_pairs)
 
     t = sub.add_parser("train", help="train ACPO on preference pairs", description="Train ACPO (training/acpo.py).")
@@ -85,6 +89,11 @@ def run_pairs(args: argparse.Namespace) -> int:
     meta = {"data": {"name": clips.name, "fingerprint": clips.fingerprint(), "clips": len(clips.clips)},
             "seed": args.seed, "on_policy_model": args.on_policy_model}
     out = save_pairs(pairs, args.output_dir, meta)
+    if args.precompute_reference:
+        from acpo_bench.training.acpo import precompute_reference
+
+        precompute_reference(checkpoint_for(args.precompute_reference, parse_model_args(args.model_args)), out,
+                             frames=args.frames)
     counts = json.loads((out / "pairs.json").read_text())["counts"]
     table = Table(title=f"pairs · {clips.name}", title_justify="left")
     table.add_column("kind")

@@ -21,12 +21,15 @@ from acpo_bench.models.qwen_omni.features import (
     Featurizer,
     collate,
     distinct_media,
+    encode_media,
     forward_hidden,
     frames_key,
+    pad_sequences,
     prompt_parts,
 )
 from acpo_bench.schemas import stable_hash
 
+ENCODER_CACHE_ITEMS = 256  # clips whose tower outputs stay in memory (a batch sorted by media needs a handful)
 SETTINGS_FILE = "acpo_bench.json"  # evaluation defaults a checkpoint carries (frames, pixel range, system prompt)
 QWEN_SYSTEM_PROMPT = ("You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of "
                       "perceiving auditory and visual inputs, as well as generating text and speech.")
@@ -121,6 +124,7 @@ class QwenOmniAdapter:
         self.featurizer = Featurizer(self.processor, settings.get("videos_kwargs"))
         self._choice_ids: dict[str, list[int]] = {}
         self._prompt_cache: dict = {}
+        self._encoder_cache: dict[tuple, tuple] = {}
         self._identity = {
             "family": family.name, "checkpoint": files_identity(checkpoint),
             "adapter": files_identity(Path(adapter_dir)) if adapter_dir else None, "dtype": DTYPES[dtype_name],
@@ -147,8 +151,8 @@ class QwenOmniAdapter:
             self._prompt_cache[prompt] = prompt_parts(self.processor, text)
         return self._prompt_cache[prompt]
 
-    def _batch(self, requests: Sequence[Request]):
-        """The padded batch, and per row the key of its media (rows sharing a key share their encoding)."""
+    def _rows(self, requests: Sequence[Request]):
+        """Token sequences, media keys and media inputs of the requests (rows sharing a key share a clip)."""
         sequences, media, keys = [], [], []
         for request in requests:
             parts = self._parts(request.probe.prompt)
@@ -157,8 +161,27 @@ class QwenOmniAdapter:
             sequences.append((*parts.before, *inputs.placeholder_ids, *parts.after))
             media.append(inputs)
             keys.append(key)
+        return sequences, keys, media
+
+    def _batch(self, requests: Sequence[Request]) -> dict:
+        """The batch as the thinker's own forward/generate takes it (every row with its media)."""
+        sequences, _, media = self._rows(requests)
         batch = collate(sequences, media, self.tokenizer.pad_token_id, padding_side="left")
-        return {k: v.to(self.device) for k, v in batch.items()}, keys, media
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    def _encoded(self, keys: list[tuple], media, distinct) -> tuple[list, list]:
+        """Video and audio embeddings of the batch's distinct clips, from the encoder cache where possible: a clip
+        asked about in several batches (or tasks) goes through the towers once per run."""
+        order = list(dict.fromkeys(keys))
+        missing = [k for k in order if k not in self._encoder_cache]
+        if missing:
+            fresh = distinct_media(missing, [media[keys.index(k)] for k in missing], self.tokenizer.audio_token_id)
+            video, audio = encode_media(_thinker(self.model), fresh.to(self.device))
+            for key, v, a in zip(missing, video, audio, strict=True):
+                self._encoder_cache[key] = (v, a)
+                if len(self._encoder_cache) > ENCODER_CACHE_ITEMS:
+                    self._encoder_cache.pop(next(iter(self._encoder_cache)))
+        return [self._encoder_cache[k][0] for k in order], [self._encoder_cache[k][1] for k in order]
 
     def choice_ids(self, choice: str) -> list[int]:
         """Single tokens that begin the answer ``choice`` ("yes", "Yes", " yes", ...): their probability mass
@@ -180,12 +203,14 @@ class QwenOmniAdapter:
     def score_choices(self, requests: Sequence[Request], choices: Sequence[str]) -> list[dict[str, float]]:
         import torch
 
-        batch, keys, media = self._batch(requests)
+        sequences, keys, media = self._rows(requests)
+        batch = {k: v.to(self.device) for k, v in pad_sequences(sequences, self.tokenizer.pad_token_id).items()}
         thinker = _thinker(self.model)
         distinct = distinct_media(keys, media, self.tokenizer.audio_token_id).to(self.device)
         with torch.inference_mode():
+            encoded = self._encoded(keys, media, distinct)
             hidden = forward_hidden(thinker, batch["input_ids"], batch["attention_mask"], distinct,
-                                    self.tokenizer.video_token_id, self.tokenizer.audio_token_id)[:, -1]
+                                    self.tokenizer.video_token_id, self.tokenizer.audio_token_id, encoded)[:, -1]
             # the LM head only where a log-prob is needed: the answer position
             logprobs = thinker.lm_head(hidden).float().log_softmax(-1)
         out = []
@@ -196,7 +221,7 @@ class QwenOmniAdapter:
     def generate(self, requests: Sequence[Request], max_new_tokens: int) -> list[str]:
         import torch
 
-        batch, _, _ = self._batch(requests)
+        batch = self._batch(requests)
         with torch.inference_mode():
             output = self.model.generate(**batch, use_audio_in_video=True, max_new_tokens=max_new_tokens,
                                          do_sample=False, pad_token_id=self.tokenizer.pad_token_id,

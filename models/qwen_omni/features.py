@@ -81,9 +81,9 @@ def prompt_parts(processor, text: str) -> PromptParts:
     return PromptParts(tuple(encode(before)), tuple(encode(after)))
 
 
-def collate(sequences: Sequence[Sequence[int]], media: Sequence[MediaInputs], pad_id: int, padding_side: str = "left",
-            labels: Sequence[Sequence[int]] | None = None) -> dict[str, torch.Tensor]:
-    """Pad token sequences and stack their media inputs into one batch for the thinker's forward/generate."""
+def pad_sequences(sequences: Sequence[Sequence[int]], pad_id: int, padding_side: str = "left",
+                  labels: Sequence[Sequence[int]] | None = None) -> dict[str, torch.Tensor]:
+    """input_ids, attention_mask (and labels, -100 on padding) for token sequences of different lengths."""
     length = max(len(s) for s in sequences)
     ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
     mask = torch.zeros((len(sequences), length), dtype=torch.long)
@@ -94,18 +94,23 @@ def collate(sequences: Sequence[Sequence[int]], media: Sequence[MediaInputs], pa
         mask[i, span] = 1
         if label_tensor is not None:
             label_tensor[i, span] = torch.as_tensor(labels[i], dtype=torch.long)
-    batch = {
-        "input_ids": ids,
-        "attention_mask": mask,
+    batch = {"input_ids": ids, "attention_mask": mask}
+    if label_tensor is not None:
+        batch["labels"] = label_tensor
+    return batch
+
+
+def collate(sequences: Sequence[Sequence[int]], media: Sequence[MediaInputs], pad_id: int, padding_side: str = "left",
+            labels: Sequence[Sequence[int]] | None = None) -> dict[str, torch.Tensor]:
+    """Padded tokens plus every row's media inputs, as the thinker's own forward/generate takes them."""
+    return {
+        **pad_sequences(sequences, pad_id, padding_side, labels),
         "pixel_values_videos": torch.cat([m.pixel_values_videos for m in media]),
         "video_grid_thw": torch.cat([m.video_grid_thw for m in media]),
         "video_second_per_grid": torch.cat([m.video_second_per_grid for m in media]),
         "input_features": _pad_features([m.input_features for m in media]),
         "feature_attention_mask": _pad_features([m.feature_attention_mask for m in media]),
     }
-    if label_tensor is not None:
-        batch["labels"] = label_tensor
-    return batch
 
 
 def _pad_features(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -163,33 +168,41 @@ def distinct_media(keys: Sequence[tuple], media: Sequence[MediaInputs], audio_to
     )
 
 
-def shared_media_embeddings(thinker, input_ids: torch.Tensor, media: DistinctMedia, video_token_id: int,
-                            audio_token_id: int) -> torch.Tensor:
-    """Input embeddings with each distinct clip's video and audio encoded once, however many rows ask about it.
-
-    The thinker's forward encodes the media of every row; a batch sorted by media holds ~10-30 questions per clip
-    (and an ACPO batch asks about each clip twice), so encoding each clip once and writing its embeddings into every
-    row that shows it removes most tower work. Placeholder positions are filled in order, exactly as the model's own
-    masked_scatter does; tests check the result equals the plain forward.
-    """
+def encode_media(thinker, media: DistinctMedia) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Each distinct clip's video and audio embeddings, from one call per tower."""
     base = thinker.model
     video = base.get_video_features(media.pixel_values_videos, media.video_grid_thw).pooler_output
     audio = base.get_audio_features(media.input_features, media.feature_attention_mask).last_hidden_state
-    audio = torch.split(audio, media.audio_tokens.tolist())
-    embeds = base.get_input_embeddings()(input_ids)
-    rows = []
-    for row, index in enumerate(media.rows.tolist()):
+    return list(video), list(torch.split(audio, media.audio_tokens.tolist()))
+
+
+def shared_media_embeddings(thinker, input_ids: torch.Tensor, rows: Sequence[int], video: Sequence[torch.Tensor],
+                            audio: Sequence[torch.Tensor], video_token_id: int, audio_token_id: int) -> torch.Tensor:
+    """Input embeddings with each distinct clip's encodings written into every row that shows it.
+
+    The thinker's forward encodes the media of every row; a batch sorted by media holds ~10-30 questions per clip
+    (and an ACPO batch asks about each clip twice), so encoding each clip once removes most tower work. Placeholder
+    positions are filled in order, exactly as the model's own masked_scatter does; tests check the result equals
+    the plain forward.
+    """
+    embeds = thinker.model.get_input_embeddings()(input_ids)
+    out = []
+    for row, index in enumerate(rows):
         ids = input_ids[row]
         row_embeds = embeds[row].clone() if embeds.requires_grad else embeds[row]
         row_embeds[ids == video_token_id] = video[index].to(embeds.dtype)
         row_embeds[ids == audio_token_id] = audio[index].to(embeds.dtype)
-        rows.append(row_embeds)
-    return torch.stack(rows)
+        out.append(row_embeds)
+    return torch.stack(out)
 
 
 def forward_hidden(thinker, input_ids: torch.Tensor, attention_mask: torch.Tensor, media: DistinctMedia,
-                   video_token_id: int, audio_token_id: int) -> torch.Tensor:
-    """Last hidden states of the language model for a batch whose media are encoded once per clip."""
-    embeds = shared_media_embeddings(thinker, input_ids, media, video_token_id, audio_token_id)
+                   video_token_id: int, audio_token_id: int,
+                   encoded: tuple[Sequence[torch.Tensor], Sequence[torch.Tensor]] | None = None) -> torch.Tensor:
+    """Last hidden states of the language model for a batch whose media are encoded once per clip (or were
+    encoded before: ``encoded`` holds the distinct clips' video and audio embeddings)."""
+    video, audio = encoded if encoded is not None else encode_media(thinker, media)
+    embeds = shared_media_embeddings(thinker, input_ids, media.rows.tolist(), video, audio, video_token_id,
+                                     audio_token_id)
     return thinker.model(input_ids=input_ids, inputs_embeds=embeds, attention_mask=attention_mask,
                          use_audio_in_video=True, **media.per_row()).last_hidden_state
