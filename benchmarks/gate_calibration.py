@@ -26,7 +26,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import expit
 
-from acpo_bench.leaderboard.stats import mcnemar_regression_p, paired_bootstrap
+from acpo_bench.leaderboard.stats import clustered_mcnemar_regression_p, mcnemar_regression_p, paired_bootstrap
 
 N_PROBES = 1000
 BASE_ACCURACY = 0.80
@@ -88,6 +88,20 @@ def mcnemar_alarms(reps: int, drop: float, seed: int, alpha: float = ALPHA, **kw
     return Rates(alarms, reps)
 
 
+def clustered_mcnemar_alarms(reps: int, drop: float, seed: int, alpha: float = ALPHA, cluster: int = 3,
+                             **kw) -> Rates:
+    """How often the clip-clustered McNemar test (the gate's binary test when clips hold several probes) flags."""
+    rng = np.random.default_rng(seed)
+    alarms = 0
+    for _ in range(reps):
+        base, cand, clip = simulate_pairs(rng, drop, cluster=cluster, **kw)
+        n_clips = int(clip.max()) + 1
+        worse = np.bincount(clip, weights=base & ~cand, minlength=n_clips)
+        better = np.bincount(clip, weights=~base & cand, minlength=n_clips)
+        alarms += clustered_mcnemar_regression_p(worse, better) < alpha and worse.sum() > better.sum()
+    return Rates(alarms, reps)
+
+
 def bootstrap_alarms(reps: int, drop: float, seed: int, alpha: float = ALPHA, n_resamples: int = 1000,
                      cluster: int = 3, **kw) -> Rates:
     """How often the paired clip bootstrap (the gate's test for non-binary metrics) flags a regression."""
@@ -131,6 +145,10 @@ def main() -> None:
           f"{mcnemar_alarms(args.reps, 0.0, args.seed + 4, cluster=3, clip_level_change=1.5)}")
     print(f"  clip bootstrap:                                  "
           f"{bootstrap_alarms(b, 0.0, args.seed + 5, clip_level_change=1.5)}")
+    print(f"  clip-clustered McNemar (the gate's binary test): "
+          f"{clustered_mcnemar_alarms(args.reps, 0.0, args.seed + 7, clip_level_change=1.5)}")
+    print(f"clip-clustered McNemar, 3 probes/clip, 5-point regression: "
+          f"{clustered_mcnemar_alarms(args.reps, DROP, args.seed + 8)}")
 
 
 if __name__ == "__main__":

@@ -14,9 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
+
 from acpo_bench.leaderboard.pairing import InvalidComparison, PairedTask, metric_arrays, pair_task
 from acpo_bench.leaderboard.runs import Run, check_metric_exists, split_metric
-from acpo_bench.leaderboard.stats import DEFAULT_RESAMPLES, holm, mcnemar_regression_p, paired_bootstrap, regression
+from acpo_bench.leaderboard.stats import (
+    DEFAULT_RESAMPLES,
+    clustered_mcnemar_regression_p,
+    holm,
+    mcnemar_regression_p,
+    paired_bootstrap,
+    regression,
+)
 
 # The value a results file records is rounded to 6 decimals; a bigger gap means samples and results disagree.
 VALUE_TOLERANCE = 1e-5
@@ -74,7 +83,7 @@ class GateRow:
     baseline: float
     candidate: float
     tolerance: float
-    test: str  # "mcnemar" or "bootstrap"
+    test: str  # "mcnemar", "mcnemar-clustered" or "bootstrap"
     n: int  # paired probes (McNemar) or clips (bootstrap)
     detail: str  # discordant counts or the Δ CI
     p_value: float
@@ -192,10 +201,16 @@ def _test(baseline: Run, candidate: Run, paired: PairedTask, metric: str, higher
         good = 1.0 if higher_is_better else 0.0
         counted = arrays.base_counts
         b, c = arrays.base_num[counted], arrays.cand_num[counted]
-        worse = int(((b == good) & (c != good)).sum())
-        better = int(((b != good) & (c == good)).sum())
-        return _Tested(higher_is_better, base, cand, "mcnemar", mcnemar_regression_p(worse, better),
-                       int(counted.sum()), f"{worse} worse / {better} better")
+        worse_pairs, better_pairs = (b == good) & (c != good), (b != good) & (c == good)
+        worse, better = int(worse_pairs.sum()), int(better_pairs.sum())
+        clips = paired.clip_index[counted]
+        if np.bincount(clips).max() <= 1:  # independent pairs: McNemar's exact test
+            return _Tested(higher_is_better, base, cand, "mcnemar", mcnemar_regression_p(worse, better),
+                           int(counted.sum()), f"{worse} worse / {better} better")
+        # several probes per clip (paraphrases, questions): clip-clustered McNemar keeps the false-alarm rate
+        per_clip = [np.bincount(clips, weights=x, minlength=paired.n_clips) for x in (worse_pairs, better_pairs)]
+        return _Tested(higher_is_better, base, cand, "mcnemar-clustered", clustered_mcnemar_regression_p(*per_clip),
+                       int(counted.sum()), f"{worse} worse / {better} better in {len(set(clips.tolist()))} clips")
     result = paired_bootstrap(*arrays.per_clip(paired.clip_index, paired.n_clips), higher_is_better,
                               n_resamples=n_resamples, seed=seed)
     ci = result.delta_ci95

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from scipy.stats import binomtest
+from scipy.stats import binomtest, norm
 from statsmodels.stats.multitest import multipletests
 
 DEFAULT_RESAMPLES = 10_000
+EXACT_CLUSTERS = 16  # up to this many clips with a discordance, the clustered McNemar p-value is exact
 
 
 def regression(baseline: float, candidate: float, higher_is_better: bool) -> float:
@@ -35,6 +36,29 @@ def mcnemar_regression_p(worse: int, better: int) -> float:
     if n == 0:  # identical outcomes on every pair: no evidence of anything
         return 1.0
     return float(binomtest(worse, n, 0.5, alternative="greater").pvalue)
+
+
+def clustered_mcnemar_regression_p(worse: np.ndarray, better: np.ndarray) -> float:
+    """One-sided McNemar test for clustered matched pairs (Durkalski, Palesch, Lipsitz & Rust 2003, Stat Med 22).
+
+    ``worse``/``better`` are per-clip counts of discordant pairs. A clip asks several correlated questions (three
+    paraphrases at least), so its discordant pairs are not independent and the plain McNemar test over-rejects when
+    checkpoints change their mind about whole clips. Durkalski's statistic uses the clip-level differences:
+    z = Σ_k (w_k − b_k) / sqrt(Σ_k (w_k − b_k)²), normal under the null; with one pair per clip it is the usual
+    asymptotic McNemar statistic. With few informative clips the normal tail is poor, so up to EXACT_CLUSTERS of them
+    the p-value is the exact sign-flip distribution of Σ_k (w_k − b_k) instead. No maintained library implements
+    either (statsmodels' mcnemar assumes independent pairs).
+    """
+    diff = np.asarray(worse, dtype=float) - np.asarray(better, dtype=float)
+    diff = diff[diff != 0]
+    if diff.size == 0:
+        return 1.0
+    if diff.size <= EXACT_CLUSTERS:
+        # few informative clips: the exact sign-flip (randomization) test of the same statistic; with one pair per
+        # clip it is exactly McNemar's exact test
+        signs = 1 - 2 * ((np.arange(2**diff.size)[:, None] >> np.arange(diff.size)) & 1)
+        return float(np.mean(signs @ diff >= diff.sum() - 1e-9))
+    return float(norm.sf(diff.sum() / np.sqrt(np.sum(diff**2))))
 
 
 class BootstrapResult(NamedTuple):

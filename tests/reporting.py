@@ -66,16 +66,22 @@ def rewrite_samples(run: Path, task: str, change: Callable[[list[dict[str, Any]]
 
 
 def plant_flips(run: Path, task: str, metric: str, flips: int, good: float = 1.0) -> list[str]:
-    """Turn ``flips`` binary outcomes of ``metric`` from good to bad (the first ones in file order); return their
-    probe ids."""
+    """Turn ``flips`` binary outcomes of ``metric`` from good to bad, one clip after another (a regression spread
+    over clips, as a real one is); return their probe ids."""
     flipped: list[str] = []
 
     def change(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        by_clip: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
-            part = row["metrics"].get(metric)
-            if len(flipped) < flips and part == [good, 1.0]:
-                row["metrics"][metric] = [1.0 - good, 1.0]
-                flipped.append(row["probe_id"])
+            if row["metrics"].get(metric) == [good, 1.0]:
+                by_clip.setdefault(row["clip_id"], []).append(row)
+        queues = list(by_clip.values())
+        while len(flipped) < flips and any(queues):
+            for queue in queues:
+                if queue and len(flipped) < flips:
+                    row = queue.pop(0)
+                    row["metrics"][metric] = [1.0 - good, 1.0]
+                    flipped.append(row["probe_id"])
         assert len(flipped) == flips, f"only {len(flipped)} outcomes of {metric} could be flipped"
         return rows
 

@@ -95,3 +95,27 @@ def test_simulated_clip_bootstrap_calibration():
     assert null.rate <= ALPHA + 2 * np.sqrt(ALPHA * (1 - ALPHA) / null.reps)
     power = cal.bootstrap_alarms(300, cal.DROP, seed=22, n_resamples=600)
     assert power.rate >= 0.85
+
+
+def test_clustered_mcnemar_reduces_to_mcnemar_with_one_pair_per_clip():
+    """With one discordant pair per clip, Durkalski's z is (w - b) / sqrt(w + b): the asymptotic McNemar test."""
+    from scipy.stats import norm
+
+    from acpo_bench.leaderboard.stats import clustered_mcnemar_regression_p
+
+    worse, better = np.array([1] * 30 + [0] * 18), np.array([0] * 30 + [1] * 18)
+    assert clustered_mcnemar_regression_p(worse, better) == pytest.approx(norm.sf((30 - 18) / np.sqrt(48)))
+    assert clustered_mcnemar_regression_p(np.zeros(5), np.zeros(5)) == 1.0
+    # few informative clips: exact, and equal to McNemar's exact test when each clip holds one pair
+    assert clustered_mcnemar_regression_p(np.array([1, 1, 0, 1]), np.array([0, 0, 1, 0])) == pytest.approx(
+        mcnemar_regression_p(3, 1))
+    assert clustered_mcnemar_regression_p(np.array([3]), np.array([0])) == 0.5  # one clip is one observation
+
+
+def test_clustered_mcnemar_holds_alpha_when_clips_flip_together():
+    """The scenario where plain McNemar over-rejects (whole clips change between equal checkpoints)."""
+    cal = calibration()
+    rates = cal.clustered_mcnemar_alarms(1500, 0.0, seed=21, cluster=3, clip_level_change=1.5)
+    assert rates.rate <= ALPHA + 2.5 * rates.se
+    power = cal.clustered_mcnemar_alarms(800, cal.DROP, seed=22, cluster=3)
+    assert power.rate >= 0.8
