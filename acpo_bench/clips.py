@@ -8,6 +8,7 @@ lexicon is the label names. Any collection with these columns runs every synthet
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -60,7 +61,7 @@ def load_clips(directory: str | Path, name: str | None = None) -> ClipSet:
 
     datasets.disable_progress_bars()
     try:
-        table = datasets.load_from_disk(str(manifest))
+        table = _load_manifest(manifest)
     except Exception as exc:  # datasets raises many types for a damaged directory
         raise DatasetError(f"{manifest}: cannot be read as a datasets.Dataset ({exc})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
@@ -90,6 +91,21 @@ def load_clips(directory: str | Path, name: str | None = None) -> ClipSet:
     if (root / LEXICON).exists():
         lexicon = Lexicon.load(root / LEXICON).with_synonyms({label: [] for label in labels})
     return ClipSet(name=name or root.name, clips=tuple(clips), lexicon=lexicon, root=str(root))
+
+
+def _load_manifest(manifest: Path):
+    """datasets.load_from_disk, also for a directory whose path holds bytes that are not UTF-8 (Arrow cannot open
+    such a path; a symlink with a plain name in a temporary directory can)."""
+    import datasets
+
+    try:
+        str(manifest).encode("utf-8")
+    except UnicodeEncodeError:
+        with tempfile.TemporaryDirectory(prefix="acpo-manifest-") as tmp:
+            link = Path(tmp) / MANIFEST
+            link.symlink_to(manifest, target_is_directory=True)
+            return datasets.load_from_disk(str(link), keep_in_memory=True)
+    return datasets.load_from_disk(str(manifest))
 
 
 def write_manifest(directory: str | Path, rows: list[dict], lexicon: Lexicon | None = None) -> None:

@@ -49,6 +49,7 @@ class VideoTrack:
     frames: np.ndarray  # (T, H, W, 3) uint8 RGB
     times: np.ndarray  # (T,) seconds
     duration: float
+    decoded_frames: int = 0  # frames the decoder produced to sample these (seeking keeps it far below the total)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ def _open(path: str | os.PathLike[str]) -> av.container.InputContainer:
     if p.stat().st_size == 0:
         raise MediaError(f"{p}: file is empty (0 bytes)")
     try:
-        return av.open(os.fsdecode(p), metadata_errors="ignore")
+        # only the file protocol: a playlist disguised as media (HLS, concat) cannot make FFmpeg reach the network
+        return av.open(os.fsdecode(p), metadata_errors="ignore", options={"protocol_whitelist": "file"})
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise MediaError(f"{p}: cannot open as media ({exc})") from None
 
@@ -112,38 +114,146 @@ def _stream_duration(container: av.container.InputContainer, stream: av.stream.S
     return None
 
 
-def decode_video(path: str | os.PathLike[str], spec: MediaSpec) -> VideoTrack:
-    """Sample frames at evenly spaced times (the frame shown at each time) as RGB uint8."""
+SEEK_GAP_S = 2.0  # a sampled time this far past the decoder's position is reached by seeking, not by decoding on
+TRUNCATION_SLACK_S = 1.0  # a header duration longer than the decodable frames by more than this is a truncated file
+
+
+class _Walker:
+    """One video stream decoded forward, seeking ahead when the next wanted time is far away.
+
+    ``frame_at(t)`` is the frame on screen at absolute time t: the last one whose timestamp is <= t (the first frame
+    for times before it). Times must be asked in increasing order. A decode error after the first frame ends the
+    stream there (a truncated tail, kept as players do).
+    """
+
+    def __init__(self, container, stream, path, seek: bool) -> None:
+        self.container, self.stream, self.path = container, stream, path
+        self.rate = float(stream.average_rate or stream.guessed_rate or 25)
+        self.decoded = 0
+        self.eof = False
+        self.prev = self.pending = None
+        self._it = self._frames(index_times=False)
+        first = next(self._it, None)
+        if first is None:
+            raise MediaError(f"{path}: no decodable video frames")
+        self.start = first[0]
+        self.pending = first
+        # without timestamps there is nothing to seek by: decode in order, timing frames by their index
+        self.can_seek = seek and first[1].time is not None and stream.time_base is not None
+        if first[1].time is None:
+            self._it = self._frames(index_times=True, skip=1)
+
+    def _frames(self, index_times: bool, skip: int = 0):
+        index = skip
+        try:
+            for frame in self.container.decode(self.stream):
+                self.decoded += 1
+                if index_times or frame.time is None:
+                    yield index / self.rate, frame
+                else:
+                    yield float(frame.time), frame
+                index += 1
+        except av.error.FFmpegError as exc:
+            if self.decoded == 0:
+                raise MediaError(f"{self.path}: cannot decode video ({exc})") from None
+
+    def _next(self):
+        if self.pending is None and not self.eof:
+            self.pending = next(self._it, None)
+            self.eof = self.pending is None
+        return self.pending
+
+    def _seek(self, t: float) -> None:
+        """Position the decoder at the keyframe before t (further back if the demuxer lands past t)."""
+        back = 0.0
+        while True:
+            target = max(self.start, t - back)
+            try:
+                self.container.seek(int(target / self.stream.time_base), stream=self.stream, backward=True)
+            except av.error.FFmpegError:
+                self.can_seek = False
+                target = self.start
+                self.container.seek(0, stream=self.stream, backward=True)
+            self._it = self._frames(index_times=False)
+            self.prev = self.pending = None
+            self.eof = False
+            first = self._next()
+            if target <= self.start or (first is not None and first[0] <= t):
+                return
+            back = max(SEEK_GAP_S, 2 * back)
+
+    def frame_at(self, t: float):
+        position = (self.pending or self.prev or (None, None))[0]
+        if self.can_seek and position is not None and t - position > SEEK_GAP_S:
+            self._seek(t)
+        while (nxt := self._next()) is not None and nxt[0] <= t:
+            self.prev, self.pending = nxt, None
+        found = self.prev or self.pending
+        if found is None:
+            raise MediaError(f"{self.path}: no decodable video frame at {t:.3f} s")
+        return found[1]
+
+    def last_time(self) -> float:
+        """The last frame's timestamp: decodes to the end from the current position."""
+        while self._next() is not None:
+            self.prev, self.pending = self.pending, None
+        return self.prev[0] if self.prev else self.start
+
+
+def _upright(frame: av.VideoFrame, stream: av.stream.Stream) -> np.ndarray:
+    """The frame as RGB, turned as players show it: the display matrix, else a legacy 'rotate' tag (clockwise)."""
+    array = frame.to_ndarray(format="rgb24")
+    degrees = frame.rotation  # counterclockwise, from the display matrix (0 without one)
+    if not degrees:
+        tag = next((v for k, v in stream.metadata.items() if k.lower() == "rotate"), "0")
+        try:
+            degrees = -float(tag)
+        except ValueError:
+            degrees = 0
+    turns = round(degrees / 90) % 4
+    return np.ascontiguousarray(np.rot90(array, k=turns)) if turns else array
+
+
+def decode_video(path: str | os.PathLike[str], spec: MediaSpec, seek: bool = True) -> VideoTrack:
+    """Sample frames at evenly spaced times (the frame on screen at each time) as upright RGB uint8.
+
+    A far-away sampled time is reached by seeking to the keyframe before it and decoding forward, so a long clip
+    costs a few groups of pictures per sampled frame rather than a decode of every frame, and only the sampled
+    frames are kept in memory (``seek=False`` decodes every frame in order; the samples are the same).
+    """
     with _open(path) as container:
         if not container.streams.video:
             raise MediaError(f"{path}: has no video stream")
         stream = container.streams.video[0]
+        if stream.codec_context is None:
+            raise MediaError(f"{path}: its video codec is not supported by this FFmpeg build (no decoder); "
+                             "re-encode the file, e.g. to h264")
         stream.thread_type = "AUTO"
+        walker = _Walker(container, stream, path, seek)
         duration = _stream_duration(container, stream)
-        rate = float(stream.average_rate or stream.guessed_rate or 25)
-        decoded: list[tuple[float, av.VideoFrame]] = []
-        try:
-            for index, frame in enumerate(container.decode(stream)):
-                t = float(frame.time) if frame.time is not None else index / rate
-                decoded.append((t, frame))
-        except av.error.FFmpegError as exc:
-            if not decoded:
-                raise MediaError(f"{path}: cannot decode video ({exc})") from None
-            # A truncated tail: keep the frames decoded so far, as players do.
-        if not decoded:
-            raise MediaError(f"{path}: no decodable video frames")
-    times = np.array([t for t, _ in decoded])
-    start = times.min()
-    last = times.max() - start + 1.0 / rate
-    if duration is None or not np.isfinite(duration) or duration <= 0 or duration > last + 1.0:
-        duration = last
-    targets = _target_times(duration, spec)
-    # the frame on screen at time t is the last one whose timestamp is <= t
-    order = np.argsort(times)
-    idx = np.searchsorted(times[order] - start, targets, side="right") - 1
-    chosen = order[np.clip(idx, 0, len(order) - 1)]
-    frames = np.stack([decoded[i][1].to_ndarray(format="rgb24") for i in chosen])
-    return VideoTrack(frames=frames, times=targets, duration=float(duration))
+        if duration is None or not np.isfinite(duration) or duration <= 0:
+            duration = walker.last_time() - walker.start + 1.0 / walker.rate
+            _rewind(container, stream)
+            walker = _Walker(container, stream, path, seek)
+        targets = _target_times(duration, spec)
+        chosen = [walker.frame_at(walker.start + t) for t in targets]
+        if walker.eof:
+            last = walker.last_time() - walker.start + 1.0 / walker.rate
+            if duration > last + TRUNCATION_SLACK_S:  # the header promises more than the file holds: truncated
+                duration = last
+                _rewind(container, stream)
+                walker = _Walker(container, stream, path, seek)
+                targets = _target_times(duration, spec)
+                chosen = [walker.frame_at(walker.start + t) for t in targets]
+        frames = np.stack([_upright(frame, stream) for frame in chosen])
+    return VideoTrack(frames=frames, times=targets, duration=float(duration), decoded_frames=walker.decoded)
+
+
+def _rewind(container: av.container.InputContainer, stream: av.stream.Stream) -> None:
+    try:
+        container.seek(0, stream=stream, backward=True)
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{container.name}: cannot rewind to sample frames ({exc})") from None
 
 
 def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray:

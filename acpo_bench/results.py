@@ -54,15 +54,21 @@ def write_samples(directory: str | Path, task: str, records: Sequence[SampleReco
     and return the {path, sha256} block for the results file."""
     ordered = sorted(records, key=lambda r: (r.clip_id, r.probe_id))
     contributions = contributions or {}
-    blob = "".join(json.dumps({**r.to_json(), "metrics": contributions.get(r.probe_id, {})}, sort_keys=True,
-                              ensure_ascii=False) + "\n" for r in ordered).encode()
+    blob = _utf8("".join(json.dumps({**r.to_json(), "metrics": contributions.get(r.probe_id, {})}, sort_keys=True,
+                                    ensure_ascii=False) + "\n" for r in ordered))
     name = samples_filename(task)
     atomic_write(Path(directory) / name, blob)
     return {"path": name, "sha256": hashlib.sha256(blob).hexdigest()}
 
 
 def dumps(results: dict[str, Any]) -> bytes:
-    return (json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    return _utf8(json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def _utf8(text: str) -> bytes:
+    """UTF-8, where a path's non-UTF-8 bytes (which Python carries as lone surrogates) become the JSON escape
+    ``\\udcXX``: the file stays valid UTF-8 and JSON, and reading it back gives the very same path."""
+    return text.encode("utf-8", "backslashreplace")
 
 
 def write_results(directory: str | Path, results: dict[str, Any]) -> Path:
@@ -72,46 +78,154 @@ def write_results(directory: str | Path, results: dict[str, Any]) -> Path:
 
 
 def load_results(path: str | Path) -> dict[str, Any]:
-    """Read and check a results file (a file path, or a directory holding results.json)."""
+    """Read and check a results file (a file path, or a directory holding results.json).
+
+    Results files are input from elsewhere (a colleague, CI, a download): every field a reader relies on is
+    checked, and anything else is a ResultsError naming the file and the field, never a crash further on.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_FILE
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such results file") from None
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}: not valid JSON ({exc})") from None
+    except IsADirectoryError:
+        raise ResultsError(f"{path}: is a directory, expected a results file") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"{path}: not UTF-8 text (byte {exc.start}); results files are JSON written by "
+                           "`acpo-bench eval`") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ResultsError(f"{path}: not valid JSON ({exc}); the file is damaged or not a results file") from None
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
-        raise ResultsError(f"{path}: schema_version {data.get('schema_version') if isinstance(data, dict) else None}"
-                           f" is not {SCHEMA_VERSION}; re-run `acpo-bench eval` with this version")
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        raise ResultsError(f"{path}: schema_version {version!r} is not {SCHEMA_VERSION}; re-run `acpo-bench eval` "
+                           "with this version")
+    check_results(data, path)
+    return data
+
+
+def check_results(data: dict[str, Any], path: str | Path) -> None:
+    """The structure readers rely on: blocks are objects, metric values numbers (or null), samples named."""
+    def fail(field: str, value: Any, expected: str) -> None:
+        shown = json.dumps(value)[:60] if _jsonable(value) else repr(value)[:60]
+        raise ResultsError(f"{path}: {field} is {shown} ({type(value).__name__}); expected {expected}. The file "
+                           "is damaged or was edited by hand: re-run `acpo-bench eval` (or restore the file)")
+
     for key in ("model", "config", "tasks", "run_info"):
         if key not in data:
-            raise ResultsError(f"{path}: missing the {key!r} block")
-    return data
+            raise ResultsError(f"{path}: missing the {key!r} block; re-run `acpo-bench eval` to write a whole file")
+        if not isinstance(data[key], dict):
+            fail(key, data[key], "an object")
+    if not isinstance(data.get("summary", {}), (dict, type(None))):
+        fail("summary", data["summary"], "an object")
+    ags = (data.get("summary") or {}).get("audio_grounding_score")
+    if ags is not None:
+        _check_metric(ags, "summary.audio_grounding_score", fail)
+    data_block = data["config"].get("data", {})
+    if not isinstance(data_block, (dict, type(None))):
+        fail("config.data", data_block, "an object")
+    for name, block in data["tasks"].items():
+        where = f"tasks.{name}"
+        if not isinstance(block, dict):
+            fail(where, block, "an object")
+        metrics = block.get("metrics", {})
+        if not isinstance(metrics, dict):
+            fail(f"{where}.metrics", metrics, "an object")
+        for metric, entry in metrics.items():
+            _check_metric(entry, f"{where}.metrics.{metric}", fail)
+        samples = block.get("samples")
+        if not isinstance(samples, dict):
+            fail(f"{where}.samples", samples, "an object with path and sha256")
+        for key in ("path", "sha256"):
+            if not isinstance(samples.get(key), (str, type(None))):
+                fail(f"{where}.samples.{key}", samples.get(key), "a string")
+        for key in ("n", "errors", "skipped"):
+            if key in block and not _is_number(block[key]):
+                fail(f"{where}.{key}", block[key], "a count")
+
+
+def _check_metric(entry: Any, where: str, fail) -> None:
+    if not isinstance(entry, dict):
+        fail(where, entry, "an object with value, ci95 and higher_is_better")
+    if entry.get("value") is not None and not _is_number(entry["value"]):
+        fail(f"{where}.value", entry["value"], "a number or null")
+    ci = entry.get("ci95")
+    if ci is not None and not (isinstance(ci, list) and len(ci) == 2 and all(_is_number(v) for v in ci)):
+        fail(f"{where}.ci95", ci, "[low, high] or null")
+    if entry.get("higher_is_better") not in (True, False, None):
+        fail(f"{where}.higher_is_better", entry["higher_is_better"], "true, false or null")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
 
 
 def load_samples(results_path: str | Path, task: str) -> list[SampleRecord]:
     """The records of one task, checked against the sha256 the results file recorded."""
-    return [SampleRecord.from_json(row) for row in load_sample_rows(results_path, task)]
+    records = []
+    for number, row in enumerate(load_sample_rows(results_path, task), start=1):
+        try:
+            records.append(SampleRecord.from_json(row))
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ResultsError(f"{_samples_path(results_path, task)}: line {number} is not a sample record ({exc})"
+                               ) from None
+    return records
+
+
+def _samples_path(results_path: str | Path, task: str) -> str:
+    results_path = Path(results_path)
+    return str(results_path / samples_filename(task) if results_path.is_dir() else
+               results_path.parent / samples_filename(task))
 
 
 def load_sample_rows(results_path: str | Path, task: str) -> list[dict[str, Any]]:
-    """The raw rows of one task's samples file (records plus their ``metrics`` contributions), hash-checked."""
+    """The raw rows of one task's samples file (records plus their ``metrics`` contributions), hash-checked.
+
+    The samples path comes from the results file, so it must name a file beside it: a path that climbs out of the
+    results directory ("../..", absolute) is refused rather than read."""
     results_path = Path(results_path)
     if results_path.is_dir():
         results_path = results_path / RESULTS_FILE
     block = load_results(results_path)["tasks"].get(task)
     if block is None:
         raise ResultsError(f"{results_path}: has no task {task!r}")
-    path = results_path.parent / block["samples"]["path"]
+    name = block["samples"].get("path")
+    if not name or Path(name).name != name or name in (".", ".."):
+        raise ResultsError(f"{results_path}: tasks.{task}.samples.path {name!r} must be a file name beside the "
+                           "results file (samples_<task>.jsonl); refusing to read elsewhere")
+    path = results_path.parent / name
     try:
         blob = path.read_bytes()
     except FileNotFoundError:
         raise ResultsError(f"{path}: samples file named by {results_path} is missing") from None
-    if hashlib.sha256(blob).hexdigest() != block["samples"]["sha256"]:
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read the samples ({exc.strerror or exc})") from None
+    if hashlib.sha256(blob).hexdigest() != block["samples"].get("sha256"):
         raise ResultsError(f"{path}: contents do not match the sha256 in {results_path}; the samples were modified")
-    return [json.loads(line) for line in blob.decode().splitlines() if line]
+    rows = []
+    # split on "\n" only: str.splitlines would also cut at U+0085 or U+2028, which JSON text may hold unescaped
+    for number, raw in enumerate(blob.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw.decode("utf-8", "replace"))
+        except json.JSONDecodeError as exc:
+            raise ResultsError(f"{path}: line {number} is not valid JSON ({exc})") from None
+        if not isinstance(row, dict):
+            raise ResultsError(f"{path}: line {number} is {type(row).__name__}, expected a JSON object")
+        rows.append(row)
+    return rows
 
 
 def without_run_info(results: dict[str, Any]) -> dict[str, Any]:

@@ -61,3 +61,72 @@ def write(path: Path, video: np.ndarray | None, audio: np.ndarray | None, fps: i
             for packet in as_.encode():
                 out.mux(packet)
     return path
+
+
+# --- hostile media: frames that carry their own index, arbitrary timestamps, odd containers ------------------------
+
+INDEX_BITS = 12
+BLOCK = 16  # pixels per bit block: large enough to survive h264 at the default quality
+
+
+def index_frame(index: int, width: int = 4 * BLOCK, height: int = 4 * BLOCK) -> np.ndarray:
+    """A frame whose 4x4 grid of black/white blocks spells ``index`` in binary (bit 0 at the top left)."""
+    frame = np.zeros((height, width, 3), dtype=np.uint8)
+    for bit in range(INDEX_BITS):
+        if index >> bit & 1:
+            row, col = divmod(bit, 4)
+            frame[row * BLOCK:(row + 1) * BLOCK, col * BLOCK:(col + 1) * BLOCK] = 255
+    return frame
+
+
+def read_index(frame: np.ndarray) -> int:
+    """The index :func:`index_frame` wrote, read back from block means (robust to lossy coding)."""
+    out = 0
+    for bit in range(INDEX_BITS):
+        row, col = divmod(bit, 4)
+        block = frame[row * BLOCK:(row + 1) * BLOCK, col * BLOCK:(col + 1) * BLOCK]
+        out |= int(block.mean() > 127) << bit
+    return out
+
+
+def write_timed(path: Path, video: np.ndarray, times: list[float], audio: np.ndarray | None = None,
+                container: str | None = None, gop: int | None = None, rotation: int | None = None,
+                metadata: dict[str, str] | None = None, faststart: bool = False, sr: int = SR,
+                acodec: str = "aac") -> Path:
+    """h264 frames shown at the given times (variable frame rate when they are irregular), with optional keyframe
+    interval, display rotation, stream tags, moov-first layout and an audio track."""
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", format=container, options=options) as out:
+        vs = out.add_stream("libx264", rate=1000)
+        vs.height, vs.width = video.shape[1:3]
+        vs.pix_fmt = "yuv420p"
+        vs.time_base = Fraction(1, 1000)
+        vs.codec_context.time_base = Fraction(1, 1000)
+        x264 = {"threads": "1"}
+        if gop:
+            x264.update({"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"})
+        vs.options = x264
+        if rotation is not None:
+            vs.set_display_rotation(rotation)
+        if metadata:
+            vs.metadata.update(metadata)
+        as_ = out.add_stream(acodec, rate=sr, layout="mono") if audio is not None else None
+        for array, t in zip(video, times, strict=True):
+            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+            frame.pts, frame.time_base = int(round(t * 1000)), Fraction(1, 1000)
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+        if as_ is not None:
+            fmt = as_.codec_context.codec.audio_formats[0].name
+            data = audio.reshape(1, -1)
+            if fmt.startswith("s16"):
+                data = (data * 32767).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=fmt, layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = sr, 0, Fraction(1, sr)
+            for packet in as_.encode(frame):
+                out.mux(packet)
+            for packet in as_.encode():
+                out.mux(packet)
+    return path
