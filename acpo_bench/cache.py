@@ -23,10 +23,15 @@ class CacheMismatchError(RuntimeError):
 
 
 class ResponseCache:
-    def __init__(self, path: str | Path, fingerprint: str) -> None:
+    """Answers are written to ``path``; ``also_read`` names other cache files of the same output directory (the
+    per-rank files of a data-parallel run) whose answers are served too, so a rerun with another number of
+    processes recomputes nothing."""
+
+    def __init__(self, path: str | Path, fingerprint: str, also_read: Iterable[str | Path] = ()) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fingerprint = fingerprint
+        self._readers = [ResponseCache(p, fingerprint) for p in also_read if Path(p) != self.path]
         self._db = sqlite3.connect(str(self.path), timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -49,6 +54,8 @@ class ResponseCache:
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Response]:
         out: dict[str, Response] = {}
+        for reader in self._readers:
+            out.update(reader.get_many(keys))
         for start in range(0, len(keys), 500):
             chunk = list(keys[start:start + 500])
             marks = ",".join("?" * len(chunk))
@@ -69,4 +76,6 @@ class ResponseCache:
         return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
     def close(self) -> None:
+        for reader in self._readers:
+            reader.close()
         self._db.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,14 +14,24 @@ from typing import Any
 from acpo_bench import provenance, registry
 from acpo_bench.cache import ResponseCache
 from acpo_bench.clips import ClipSet, load_clips
+from acpo_bench.distributed import Shard
 from acpo_bench.models import BUILTIN as BUILTIN_MODELS
-from acpo_bench.results import SCHEMA_VERSION, task_block, write_results, write_samples
+from acpo_bench.results import (
+    RESULTS_FILE,
+    SCHEMA_VERSION,
+    samples_block,
+    task_block,
+    write_results,
+    write_samples,
+)
 from acpo_bench.runner import EvalConfig, EvalOutcome, evaluate
+from acpo_bench.schemas import AudioRecipe
 from acpo_bench.task import Task
 from acpo_bench.tasks import BUILTIN as BUILTIN_TASKS
 from acpo_bench.tasks.suites import SUITES
 
 CACHE_FILE = "cache.sqlite"
+RANK_CACHE_FILE = "cache.rank{rank}.sqlite"
 
 
 def resolve_tasks(spec: str) -> tuple[dict[str, Task], int | None]:
@@ -91,22 +102,41 @@ class Evaluation:
     path: Path
 
 
+def cache_files(output_dir: Path, shard: Shard | None) -> tuple[Path, list[Path]]:
+    """The cache file this process writes (one per rank in a data-parallel run: no two writers share a file, which
+    also holds on network file systems) and every other cache file of the directory, whose answers it reuses."""
+    own = output_dir / (CACHE_FILE if shard is None else RANK_CACHE_FILE.format(rank=shard.rank))
+    others = sorted(p for p in [output_dir / CACHE_FILE, *output_dir.glob(RANK_CACHE_FILE.format(rank="*"))]
+                    if p != own and p.is_file())
+    return own, others
+
+
 def evaluate_to_dir(spec: ModelSpec, adapter, tasks: dict[str, Task], clips: ClipSet, config: EvalConfig,
-                    output_dir: str | Path, use_cache: bool = True, show_progress: bool = True) -> Evaluation:
-    """Run ``tasks`` on ``clips`` with ``adapter``, resuming from ``output_dir``'s answer cache, and write the files."""
+                    output_dir: str | Path, use_cache: bool = True, show_progress: bool = True,
+                    shard: Shard | None = None) -> Evaluation:
+    """Run ``tasks`` on ``clips`` with ``adapter``, resuming from ``output_dir``'s answer cache, and write the files.
+
+    Data-parallel (``shard``): every rank answers its share and caches it in its own file; the answers are
+    gathered and rank 0 alone writes results and samples (the other ranks return the same Evaluation, unwritten).
+    """
     started_at, started = datetime.now(timezone.utc), time.perf_counter()
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    cache = ResponseCache(output_dir / CACHE_FILE, adapter.fingerprint()) if use_cache else None
+    cache = None
+    if use_cache:
+        own, others = cache_files(output_dir, shard)
+        cache = ResponseCache(own, adapter.fingerprint(), also_read=others)
     try:
-        outcome = evaluate(adapter, tasks, clips, config, cache, show_progress=show_progress)
+        outcome = evaluate(adapter, tasks, clips, config, cache, show_progress=show_progress, shard=shard)
     finally:
         if cache is not None:
             cache.close()
     used = clips.head(config.limit)
     results = results_document(spec, adapter, config, used, outcome)
+    writes = shard is None or shard.is_main
     for name, task_outcome in outcome.tasks.items():
-        samples = write_samples(output_dir, name, task_outcome.records, task_outcome.summary.contributions)
+        samples = (write_samples(output_dir, name, task_outcome.records, task_outcome.summary.contributions)
+                   if writes else samples_block(task_outcome.records, task_outcome.summary.contributions, name))
         results["tasks"][name] = task_block(task_outcome, samples)
     results["run_info"] = {
         "started": started_at.isoformat(timespec="seconds"),
@@ -116,9 +146,22 @@ def evaluate_to_dir(spec: ModelSpec, adapter, tasks: dict[str, Task], clips: Cli
         "git_commit": provenance.git_commit(),
         "command": provenance.command_line(),
         "data_path": used.root,
-        "answers": {k: round(v, 3) for k, v in outcome.stats.items()},
+        "device": str(getattr(adapter, "device", None) or "cpu"),
+        "processes": shard.world if shard else 1,
+        "answers": _rounded(outcome.stats),
     }
-    return Evaluation(results, outcome, write_results(output_dir, results))
+    path = write_results(output_dir, results) if writes else output_dir / RESULTS_FILE
+    return Evaluation(results, outcome, path)
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def results_document(spec: ModelSpec, adapter, config: EvalConfig, clips: ClipSet, outcome: EvalOutcome) -> dict:
@@ -130,7 +173,30 @@ def results_document(spec: ModelSpec, adapter, config: EvalConfig, clips: ClipSe
                    "fps": config.media.fps, "sample_rate": config.media.sample_rate, "seed": config.seed,
                    "batch_size": config.batch_size, "limit": config.limit, "max_new_tokens": config.max_new_tokens,
                    "n_resamples": config.n_resamples,
+                   "audio": audio_recipes(outcome),
                    "data": {"name": clips.name, "fingerprint": clips.fingerprint(), "clips": len(clips.clips)}},
         "tasks": {},
         "summary": {"audio_grounding_score": outcome.grounding},
     }
+
+
+def audio_recipes(outcome: EvalOutcome) -> dict[str, Any]:
+    """How the audio each probe heard was made: the decode rule, and per task the recipes with their parameters
+    (noise level, gain) and how many probes heard each. Swap partners follow from the seed and the data."""
+    per_task = {}
+    for name, task_outcome in outcome.tasks.items():
+        counts = Counter(_recipe_name(probe.audio) for probe in task_outcome.probes)
+        per_task[name] = dict(sorted(counts.items()))
+    return {"decode": "first audio stream, channels averaged to mono, resampled to sample_rate; own audio cut or "
+                      "zero-padded and swapped audio cut or looped to the video's duration",
+            "recipes": per_task}
+
+
+def _recipe_name(recipe: AudioRecipe) -> str:
+    """A recipe without the swap source (which differs per clip): "swap", "noise:dbfs=-40", "own:gain=-20"."""
+    parts = [recipe.kind]
+    if recipe.noise_dbfs is not None:
+        parts.append(f"dbfs={recipe.noise_dbfs:g}")
+    if recipe.gain_db:
+        parts.append(f"gain={recipe.gain_db:g}")
+    return ":".join(parts)

@@ -14,12 +14,16 @@ PACKAGES = ("acpo-bench", "numpy", "scipy", "scikit-learn", "av", "datasets", "t
 
 
 def versions() -> dict[str, str]:
+    """Python, the packages that touch a number, and the FFmpeg inside PyAV (it decodes every frame and sample)."""
     out = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
+    import av
+
+    out["ffmpeg"] = str(av.ffmpeg_version_info)
     return out
 
 

@@ -52,13 +52,25 @@ def write_samples(directory: str | Path, task: str, records: Sequence[SampleReco
                   contributions: dict[str, dict[str, list[float]]] | None = None) -> dict[str, str]:
     """Write records sorted by (clip, probe id), each with its ``metrics`` contributions ({metric: [num, den]}),
     and return the {path, sha256} block for the results file."""
-    ordered = sorted(records, key=lambda r: (r.clip_id, r.probe_id))
-    contributions = contributions or {}
-    blob = _utf8("".join(json.dumps({**r.to_json(), "metrics": contributions.get(r.probe_id, {})}, sort_keys=True,
-                                    ensure_ascii=False) + "\n" for r in ordered))
+    blob = samples_bytes(records, contributions)
     name = samples_filename(task)
     atomic_write(Path(directory) / name, blob)
     return {"path": name, "sha256": hashlib.sha256(blob).hexdigest()}
+
+
+def samples_bytes(records: Sequence[SampleRecord], contributions: dict[str, dict[str, list[float]]] | None = None
+                  ) -> bytes:
+    ordered = sorted(records, key=lambda r: (r.clip_id, r.probe_id))
+    contributions = contributions or {}
+    return _utf8("".join(json.dumps({**r.to_json(), "metrics": contributions.get(r.probe_id, {})}, sort_keys=True,
+                                    ensure_ascii=False) + "\n" for r in ordered))
+
+
+def samples_block(records: Sequence[SampleRecord], contributions: dict[str, dict[str, list[float]]] | None = None,
+                  task: str | None = None) -> dict[str, str | None]:
+    """The {path, sha256} block of samples that are not written here (a data-parallel rank other than 0)."""
+    return {"path": samples_filename(task) if task else None,
+            "sha256": hashlib.sha256(samples_bytes(records, contributions)).hexdigest()}
 
 
 def dumps(results: dict[str, Any]) -> bytes:

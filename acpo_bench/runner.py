@@ -3,7 +3,9 @@ aggregate -> results. Each stage is a plain function; ``evaluate`` only calls th
 
 from __future__ import annotations
 
+import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -11,6 +13,7 @@ from typing import Literal
 from acpo_bench.adapter import Adapter, Request
 from acpo_bench.cache import ResponseCache
 from acpo_bench.clips import ClipSet
+from acpo_bench.distributed import Shard, gather
 from acpo_bench.grounding import audio_grounding_score
 from acpo_bench.media import MediaError, MediaSpec
 from acpo_bench.media_store import MediaStore
@@ -109,9 +112,57 @@ def _ask(adapter: Adapter, mode: Mode, requests: list[Request], config: EvalConf
     return [Response(text=t, scored_by="generate") for t in texts]
 
 
+class BatchLimit:
+    """The batch size the answer loop uses: it starts at the requested size and halves on an out-of-memory error,
+    for the rest of the run. Counts the sizes of the batches that answered (recorded in run_info)."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"batch size must be >= 1, got {size}")
+        self.requested = self.size = size
+        self.used: Counter[int] = Counter()
+        self.halvings = 0
+
+    def shrink(self, size: int) -> None:
+        if size < self.size:
+            self.size, self.halvings = size, self.halvings + 1
+
+    def stats(self) -> dict:
+        return {"requested": self.requested, "final": self.size, "halvings": self.halvings,
+                "batches": {str(k): v for k, v in sorted(self.used.items(), reverse=True)}}
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch.cuda.OutOfMemoryError (torch.OutOfMemoryError), MemoryError, or a RuntimeError saying a device ran
+    out of memory. Told by class name and message, so the core never imports torch."""
+    if any(cls.__name__ in ("OutOfMemoryError", "MemoryError") for cls in type(exc).__mro__):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def _release_device_memory() -> None:
+    """Hand cached blocks back to the device allocator after an OOM (only if the adapter already loaded torch)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def shard_jobs(jobs: Sequence[Job], rank: int, world: int) -> list[Job]:
+    """This rank's share of the jobs for data-parallel evaluation: whole media groups (every question about one
+    (video, audio) pair stays on one rank, decoded and encoded once), largest first to the least loaded rank. The
+    split depends only on the jobs, so every rank computes the same one without talking to the others."""
+    sizes = Counter(job.probe.media_key for job in jobs)
+    loads = [0] * world
+    owner = {}
+    for key in sorted(sizes, key=lambda k: (-sizes[k], k)):
+        owner[key] = min(range(world), key=lambda r: (loads[r], r))
+        loads[owner[key]] += sizes[key]
+    return [job for job in jobs if owner[job.probe.media_key] == rank]
+
+
 def answer_jobs(jobs: Sequence[Job], adapter: Adapter, cache: ResponseCache | None, config: EvalConfig,
                 vocabulary: tuple[str, ...], advance: Callable[[int], None] = lambda n: None
-                ) -> tuple[dict[str, Response | str], dict[str, int]]:
+                ) -> tuple[dict[str, Response | str], dict]:
     """probe_id -> Response, or an error string. Cached answers are reused; new ones are committed per batch."""
     fingerprint = adapter.fingerprint()
     keys = {j.probe.probe_id: ResponseCache.key(fingerprint, j.probe.probe_id, job_settings(j, config)) for j in jobs}
@@ -124,12 +175,14 @@ def answer_jobs(jobs: Sequence[Job], adapter: Adapter, cache: ResponseCache | No
     todo = sorted((j for j in jobs if j.probe.probe_id not in answers),
                   key=lambda j: (j.mode, j.probe.media_key, j.probe.probe_id))
     store = MediaStore(config.media)
-    batch_size = config.batch_size or adapter.default_batch_size
+    limit = BatchLimit(config.batch_size or adapter.default_batch_size)
     computed = errors = 0
     for mode in ("loglik", "generate"):
         group = [j for j in todo if j.mode == mode]
-        for start in range(0, len(group), batch_size):
-            batch = group[start:start + batch_size]
+        start = 0
+        while start < len(group):
+            batch = group[start:start + limit.size]
+            start += len(batch)
             requests: list[Request] = []
             for job in batch:
                 probe = job.probe
@@ -140,7 +193,7 @@ def answer_jobs(jobs: Sequence[Job], adapter: Adapter, cache: ResponseCache | No
                     errors += 1
                     continue
                 requests.append(Request(probe, media, vocabulary))
-            responses = _answer_batch(adapter, mode, requests, config)
+            responses = _answer_batch(adapter, mode, requests, config, limit)
             new = []
             for request, response in zip(requests, responses, strict=True):
                 answers[request.probe.probe_id] = response
@@ -152,20 +205,34 @@ def answer_jobs(jobs: Sequence[Job], adapter: Adapter, cache: ResponseCache | No
                 cache.put_many(new)
             computed += len(new)
             advance(len(batch))
-    return answers, {"cached": len(cached), "computed": computed, "errors": errors}
+    return answers, {"cached": len(cached), "computed": computed, "errors": errors, "batch_size": limit.stats()}
 
 
-def _answer_batch(adapter: Adapter, mode: Mode, requests: list[Request], config: EvalConfig
-                  ) -> list[Response | str]:
-    """Answer a batch; if the adapter fails on it, retry one by one so one bad request costs only itself."""
+def _answer_batch(adapter: Adapter, mode: Mode, requests: list[Request], config: EvalConfig,
+                  limit: BatchLimit | None = None) -> list[Response | str]:
+    """Answer a batch. Out of memory: halve it and answer the halves (later batches start at the smaller size).
+    Any other failure: retry one by one, so one bad request costs only itself."""
     if not requests:
         return []
+    limit = limit or BatchLimit(len(requests))
     try:
-        return list(_ask(adapter, mode, requests, config))
+        out = list(_ask(adapter, mode, requests, config))
+        limit.used[len(requests)] += 1
+        return out
     except Exception as exc:  # an adapter may fail in any way; the run must go on and say why
+        out_of_memory, reason = is_out_of_memory(exc), f"{type(exc).__name__}: {exc}"
+    # retried only here, once the exception (and the activations its traceback holds) has been released
+    if out_of_memory:
+        _release_device_memory()
         if len(requests) == 1:
-            return [f"{adapter.name} failed: {type(exc).__name__}: {exc}"]
-    return [out for request in requests for out in _answer_batch(adapter, mode, [request], config)]
+            return [f"{adapter.name} ran out of memory on a single request ({reason})"]
+        half = (len(requests) + 1) // 2
+        limit.shrink(half)
+        return (_answer_batch(adapter, mode, requests[:half], config, limit)
+                + _answer_batch(adapter, mode, requests[half:], config, limit))
+    if len(requests) == 1:
+        return [f"{adapter.name} failed: {reason}"]
+    return [out for request in requests for out in _answer_batch(adapter, mode, [request], config, limit)]
 
 
 def score_records(task: Task, probes: Sequence[Probe], answers: dict[str, Response | str], clips: ClipSet
@@ -183,19 +250,26 @@ def score_records(task: Task, probes: Sequence[Probe], answers: dict[str, Respon
 # --- the whole evaluation -------------------------------------------------------------------------------------
 
 def evaluate(adapter: Adapter, tasks: dict[str, Task], clips: ClipSet, config: EvalConfig,
-             cache: ResponseCache | None = None, show_progress: bool = True) -> EvalOutcome:
+             cache: ResponseCache | None = None, show_progress: bool = True, shard: Shard | None = None
+             ) -> EvalOutcome:
+    """The whole evaluation. With a ``shard`` (data-parallel, torchrun) this process answers its share of the jobs
+    and every rank then holds every answer, so scoring and aggregation are those of a single process."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     clips = clips.head(config.limit)
     built = build_probes(tasks, clips, config.seed)
     jobs = plan_jobs([p for probes, _ in built.values() for p in probes], config.scoring, adapter)
+    mine = shard_jobs(jobs, shard.rank, shard.world) if shard else jobs
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     started = time.perf_counter()
     with Progress(*columns, disable=not show_progress, transient=False) as progress:
-        bar = progress.add_task(f"{adapter.name}: answering", total=len(jobs))
-        answers, stats = answer_jobs(jobs, adapter, cache, config, clips.lexicon.classes,
+        label = f"{adapter.name}: answering" + (f" (rank {shard.rank} of {shard.world})" if shard else "")
+        bar = progress.add_task(label, total=len(mine))
+        answers, stats = answer_jobs(mine, adapter, cache, config, clips.lexicon.classes,
                                      lambda n: progress.advance(bar, n))
     stats["answer_s"] = time.perf_counter() - started
+    if shard:
+        answers, stats = _merge_ranks(gather(shard, (answers, stats)))
     bootstrap = ClipBootstrap([c.clip_id for c in clips.clips], config.seed, config.n_resamples)
     outcomes = {}
     for name, task in tasks.items():
@@ -204,3 +278,14 @@ def evaluate(adapter: Adapter, tasks: dict[str, Task], clips: ClipSet, config: E
         outcomes[name] = TaskOutcome(task, probes, records, task.aggregate(records, bootstrap), skipped)
     summaries = {name: o.summary for name, o in outcomes.items()}
     return EvalOutcome(outcomes, audio_grounding_score(summaries), stats)
+
+
+def _merge_ranks(parts: list[tuple[dict, dict]]) -> tuple[dict[str, Response | str], dict]:
+    """Every rank's answers in one dict; counts summed, each rank's own stats kept."""
+    answers: dict[str, Response | str] = {}
+    for rank_answers, _ in parts:
+        answers.update(rank_answers)
+    totals = {key: sum(stats[key] for _, stats in parts) for key in ("cached", "computed", "errors")}
+    totals["answer_s"] = max(stats["answer_s"] for _, stats in parts)
+    totals["ranks"] = [stats for _, stats in parts]
+    return answers, totals

@@ -26,3 +26,28 @@ def small_world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def small_world(small_world_dir: Path) -> ClipSet:
     return load_clips(small_world_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(small_world: ClipSet, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """(--model, --model-args) of a tiny Qwen2.5-Omni thinker: the embedded qwen-omni-tiny when its checkpoint is in
+    place, else a randomly initialised one of the same architecture over the small world's words, built offline."""
+    from acpo_bench.models.qwen_omni.adapter import TINY_CHECKPOINT
+
+    if (TINY_CHECKPOINT / "config.json").is_file():
+        return "qwen-omni-tiny", ""
+    import json
+
+    import torch
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+
+    from acpo_bench.models.qwen_omni.tiny import build_config, build_processor, build_tokenizer
+    from acpo_bench.training.sft_tiny import VIDEO_KWARGS, vocabulary_texts
+
+    path = tmp_path_factory.mktemp("tiny-random")
+    tokenizer = build_tokenizer(vocabulary_texts(small_world))
+    torch.manual_seed(0)
+    Qwen2_5OmniThinkerForConditionalGeneration(build_config(tokenizer)).save_pretrained(path)
+    build_processor(tokenizer).save_pretrained(path)
+    (path / "acpo_bench.json").write_text(json.dumps({"frames": 2, "videos_kwargs": VIDEO_KWARGS}))
+    return "qwen-omni", f"path={path}"

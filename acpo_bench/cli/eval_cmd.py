@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from acpo_bench import distributed
 from acpo_bench.adapter import parse_model_args
 from acpo_bench.cli.common import load_data, load_model, resolve_tasks, slug
 from acpo_bench.cli.tables import print_summary
@@ -55,31 +56,40 @@ def media_spec(args: argparse.Namespace, adapter) -> MediaSpec:
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
+    shard = distributed.from_env()  # under torchrun: this rank answers its share, rank 0 writes the files
+    quiet = args.quiet or (shard is not None and not shard.is_main)
+    if shard is not None:
+        distributed.use_local_device(shard)
     tasks, suite_clips = resolve_tasks(args.tasks)
     spec = ModelSpec(args.model, parse_model_args(args.model_args), args.adapter)
     adapter = load_model(spec.name, spec.args, spec.adapter)
-    clips = load_data(tasks, args.data, show_progress=not args.quiet, skip_missing=args.skip_missing)
+    clips = load_data(tasks, args.data, show_progress=not quiet, skip_missing=args.skip_missing)
     limit = args.limit if args.limit is not None else suite_clips
     config = EvalConfig(scoring=args.scoring, media=media_spec(args, adapter), seed=args.seed,
                         batch_size=args.batch_size or adapter.default_batch_size, limit=limit,
                         max_new_tokens=args.max_new_tokens or getattr(adapter, "max_new_tokens", None) or 64)
     default_dir = Path("runs") / (slug(args.model) + (f"-{slug(Path(args.adapter).name)}" if args.adapter else ""))
     run = evaluate_to_dir(spec, adapter, tasks, clips, config, args.output_dir or default_dir,
-                          use_cache=not args.no_cache, show_progress=not args.quiet)
+                          use_cache=not args.no_cache, show_progress=not quiet, shard=shard)
+    if shard is not None and not shard.is_main:
+        return _error_exit(run.outcome, args.max_error_rate, None)
     print_summary(run.results, console)
     stats = run.outcome.stats
-    console.print(f"results: {run.path}  ·  {stats['computed']} answers computed, {stats['cached']} from cache  ·  "
-                  f"{run.results['run_info']['duration_s']:.1f} s")
+    ranks = f" on {shard.world} processes" if shard else ""
+    console.print(f"results: {run.path}  ·  {stats['computed']} answers computed{ranks}, {stats['cached']} from "
+                  f"cache  ·  {run.results['run_info']['duration_s']:.1f} s")
     return _error_exit(run.outcome, args.max_error_rate, console)
 
 
-def _error_exit(outcome: EvalOutcome, max_rate: float | None, console: Console) -> int:
+def _error_exit(outcome: EvalOutcome, max_rate: float | None, console: Console | None) -> int:
+    """Every rank of a data-parallel run holds the same outcome, so all exit alike; only rank 0 prints."""
     total = sum(len(o.records) for o in outcome.tasks.values())
     errors = sum(o.errors for o in outcome.tasks.values())
-    if errors:
+    if errors and console:
         console.print(f"[yellow]{errors} of {total} probes ended in errors[/yellow] (reasons in the samples files, "
                       "field 'error')")
     if max_rate is not None and total and errors / total > max_rate:
-        console.print(f"[red]error rate {errors / total:.3f} exceeds --max-error-rate {max_rate}[/red]")
+        if console:
+            console.print(f"[red]error rate {errors / total:.3f} exceeds --max-error-rate {max_rate}[/red]")
         return EXIT_TOO_MANY_ERRORS
     return 0
