@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import shutil
 import signal
 import sqlite3
@@ -134,8 +135,8 @@ def plugin_path(tmp_path_factory):
     return target
 
 
-def cli(args, plugin_path, **kw):
-    env = {**os.environ, "PYTHONPATH": str(plugin_path)}
+def cli(args, plugin_path, extra_env=None, **kw):
+    env = {**os.environ, "PYTHONPATH": str(plugin_path), **(extra_env or {})}
     return subprocess.Popen([sys.executable, "-m", "acpo_bench", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kw)
 
@@ -150,31 +151,70 @@ def test_third_party_plugin_runs_its_task(plugin_path, small_world_dir, tmp_path
     assert read(tmp_path / "r")["tasks"]["any_sound_own"]["metrics"]["accuracy"]["value"] == 1.0
 
 
+def committed_ids(db: Path) -> set[str]:
+    """Probe ids whose answers the cache holds (read while a writer may be mid-transaction: WAL keeps it safe)."""
+    if not db.exists():
+        return set()
+    for _ in range(100):
+        try:
+            with sqlite3.connect(db, timeout=10) as conn:
+                return {row[0] for row in conn.execute("SELECT probe_id FROM responses")}
+        except sqlite3.OperationalError:  # the table is not created yet
+            time.sleep(0.01)
+    raise AssertionError(f"{db}: unreadable")
+
+
+KILLS = 6  # SIGKILLs per test: one at start-up, four at random answer counts, one once every answer is committed
+
+
 @pytest.mark.slow
-def test_kill_9_midway_then_rerun(plugin_path, small_world_dir, tmp_path):
-    """A real SIGKILL during an eval: the rerun recomputes nothing committed and matches an uninterrupted run."""
+def test_kill_9_at_random_points_then_rerun(plugin_path, small_world_dir, tmp_path):
+    """Real SIGKILLs, several in a row, at start-up, at random points of answering and while results are being
+    scored and written: no committed answer is lost or recomputed, the cache stays intact, a results file is whole
+    or absent, and the final rerun's results and samples equal an uninterrupted run's outside run_info."""
     args = ["eval", "--model", "slow-oracle", "--tasks", "core", "--data", str(small_world_dir), "--limit", "6",
             "--quiet", "--output-dir"]
     clean = cli([*args, str(tmp_path / "clean")], plugin_path)
     assert clean.wait(timeout=300) == 0
-    killed = cli([*args, str(tmp_path / "killed")], plugin_path)
-    db = tmp_path / "killed" / "cache.sqlite"
-    deadline = time.time() + 120
-    committed = 0
-    while time.time() < deadline and committed < 60:
-        time.sleep(0.05)
-        if db.exists():
-            try:
-                committed = sqlite3.connect(db).execute("SELECT COUNT(*) FROM responses").fetchone()[0]
-            except sqlite3.OperationalError:
-                continue
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
-    committed = sqlite3.connect(db).execute("SELECT COUNT(*) FROM responses").fetchone()[0]
     total = read(tmp_path / "clean")["run_info"]["answers"]["computed"]
-    assert 0 < committed < total, "the kill must land midway"
-    rerun = cli([*args, str(tmp_path / "killed")], plugin_path)
+    out, db = tmp_path / "killed", tmp_path / "killed" / "cache.sqlite"
+    rng = random.Random(20261107)
+    targets = [0, *sorted(rng.sample(range(1, total), KILLS - 2)), total]
+    survived, history = 0, []
+    for i, target in enumerate(targets):
+        before = committed_ids(db)
+        log = tmp_path / f"computed.{i}.log"
+        proc = cli([*args, str(out)], plugin_path, extra_env={"ACPO_SLOW_ORACLE_LOG": str(log)})
+        goal = max(target, len(before) + 1) if target else 0
+        deadline = time.time() + 120
+        while goal and proc.poll() is None and time.time() < deadline and len(committed_ids(db)) < min(goal, total):
+            time.sleep(0.01)
+        landed = proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        survived += landed
+        after = committed_ids(db)
+        computed = set(log.read_text().split()) if log.exists() else set()
+        history.append((target, len(before), len(after), landed))
+        assert before <= after, "a committed answer was lost"
+        assert not computed & before, "an answer committed by an earlier run was computed again"
+        if db.exists():
+            with sqlite3.connect(db) as conn:
+                assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        if (out / RESULTS_FILE).exists():  # written atomically: whole, and its samples match their hashes
+            for task in load_results(out)["tasks"]:
+                load_samples(out, task)
+    assert survived >= KILLS - 1, f"the kills must land while the process runs: {history}"
+    committed = committed_ids(db)
+    assert 0 < len(committed) <= total
+    log = tmp_path / "computed.final.log"
+    rerun = cli([*args, str(out)], plugin_path, extra_env={"ACPO_SLOW_ORACLE_LOG": str(log)})
     assert rerun.wait(timeout=300) == 0
-    answers = read(tmp_path / "killed")["run_info"]["answers"]
-    assert answers["cached"] == committed and answers["computed"] == total - committed
-    assert without_run_info(read(tmp_path / "killed")) == without_run_info(read(tmp_path / "clean"))
+    answers = read(out)["run_info"]["answers"]
+    assert answers["cached"] == len(committed) and answers["computed"] == total - len(committed)
+    assert not set(log.read_text().split() if log.exists() else ()) & committed
+    assert without_run_info(read(out)) == without_run_info(read(tmp_path / "clean"))
+    for sample in (tmp_path / "clean").glob("samples_*.jsonl"):
+        assert sample.read_bytes() == (out / sample.name).read_bytes(), "a sample was lost or changed"
+    print(f"kill points survived: {survived} of {len(targets)} (target, committed before, after, landed): "
+          f"{history}; samples lost: 0 of {sum(b['n'] for b in read(out)['tasks'].values())}")

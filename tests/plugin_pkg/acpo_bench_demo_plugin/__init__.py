@@ -1,5 +1,6 @@
 """A third-party plugin as users would write one: a task and a model registered through entry points."""
 
+import os
 import time
 
 from acpo_bench.metrics import rate
@@ -27,17 +28,25 @@ TASK = Task(name="any_sound_own", version=1, description="demo plugin: is there 
 
 
 class SlowOracle(AudioOracle):
-    """The audio oracle, slowed down so a test can kill a run midway."""
+    """The audio oracle, slowed down so a test can kill a run midway. With $ACPO_SLOW_ORACLE_LOG set, the probe id
+    of every request it answers is appended there (flushed per call), so a test can tell what each run computed."""
 
     name = "slow-oracle"
     default_batch_size = 4
 
-    def score_choices(self, requests, choices):
+    def _log(self, requests):
         time.sleep(0.03)
+        log = os.environ.get("ACPO_SLOW_ORACLE_LOG")
+        if log:
+            with open(log, "a") as fh:
+                fh.write("".join(r.probe.probe_id + "\n" for r in requests))
+
+    def score_choices(self, requests, choices):
+        self._log(requests)
         return super().score_choices(requests, choices)
 
     def generate(self, requests, max_new_tokens):
-        time.sleep(0.03)
+        self._log(requests)
         return super().generate(requests, max_new_tokens)
 
 
