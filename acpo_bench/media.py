@@ -359,3 +359,15 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, audi
                 out.mux(packet)
             for packet in astream.encode():
                 out.mux(packet)
+
+
+def write_media(path: str | os.PathLike[str], media: Media, crf: int = 23) -> None:
+    """One probe's decoded media as an mp4 whose audio track is the recipe's audio: the sampled frames, each shown
+    over its share of the clip (so frame k still covers its sampled time), and the audio as the video's own sound.
+    Odd frame sizes are padded by repeating the last row/column (h264 4:2:0 needs even sizes)."""
+    frames = np.asarray(media.frames, dtype=np.uint8)
+    height, width = frames.shape[1:3]
+    if height % 2 or width % 2:
+        frames = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    duration = media.duration if media.duration > 0 else len(frames)
+    write_mp4(path, frames, len(frames) / duration, media.audio, media.sample_rate, crf=crf)
