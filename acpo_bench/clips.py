@@ -8,6 +8,7 @@ lexicon is the label names. Any collection with these columns runs every synthet
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -24,6 +25,19 @@ REQUIRED_COLUMNS = ("clip_id", "video", "visible", "audible")
 
 class DatasetError(ValueError):
     """A dataset directory that cannot be used; the message names the path, the field and the fix."""
+
+
+def confined_path(root: Path, name: object, source: object, place: str, field: str) -> Path:
+    """``root / name`` for a media path read from a file (manifest, annotation): it must be relative and stay inside
+    ``root`` once "." and ".." are resolved. An absolute path or one that climbs out ("../../etc/passwd") is
+    refused, naming the file, the record and the field. Symlinks inside the directory are followed when the media is
+    opened (that is how ``acpo-bench probes build`` links videos it does not copy)."""
+    text = str(name) if name is not None else ""
+    normal = os.path.normpath(text) if text else ""
+    if not text or "\x00" in text or os.path.isabs(text) or normal == ".." or normal.startswith(".." + os.sep):
+        raise DatasetError(f"{source}: {place}: {field} {text!r} is not a relative path inside the data directory "
+                           f"{root}; refusing to read it (media paths in annotation files must stay inside --data)")
+    return root / normal
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,7 @@ def load_clips(directory: str | Path, name: str | None = None) -> ClipSet:
         for column in ("visible", "audible"):
             if not isinstance(row[column], list):
                 raise DatasetError(f"{manifest}: row {row_number} ({clip_id}): {column} must be a list of labels")
-        video = (root / row["video"]).resolve()
+        video = confined_path(root, row["video"], manifest, f"row {row_number} ({clip_id})", "video").resolve()
         cid = row.get("content_id")
         if not cid:
             try:

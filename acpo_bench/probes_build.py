@@ -7,7 +7,8 @@ as plain per-clip class lists ({video_id, labels}; CSV labels separated by ";") 
 they name what is heard (audio), seen (visual) or both. V-only labels are the visible-but-silent sources: the
 visual-adversarial negatives of sound_presence and the bait of swapped_audio.
 
-The output directory holds ``manifest/`` (clip_id, video relative to the directory, visible, audible, content_id,
+The output directory holds ``clips/`` (relative symlinks to the videos, or copies with ``copy``), ``manifest/``
+(clip_id, video relative to the directory, visible, audible, content_id,
 the VGGSounder flags when given, and audio_caption / visual_caption from an optional captions file),
 ``lexicon.json`` (label names, comma-separated aliases split out, plus user synonyms) and ``build_report.json``
 (every clip left out, with the reason). Media problems are reported per clip and never stop the build.
@@ -245,12 +246,12 @@ def build_probes_dataset(videos: str, labels: str, output_dir: str, describes: s
                 skipped.append((video_id, reason))
                 continue
             source = files[video_id]
+            (staging / "clips").mkdir(exist_ok=True)
+            video = f"clips/{source.name}"
             if copy:
-                (staging / "clips").mkdir(exist_ok=True)
-                shutil.copy2(source, staging / "clips" / source.name)
-                video = f"clips/{source.name}"
-            else:
-                video = os.path.relpath(source, output)
+                shutil.copy2(source, staging / video)
+            else:  # a relative link: the manifest names only paths inside the dataset (load_clips refuses others)
+                (staging / video).symlink_to(os.path.relpath(source, output / "clips"))
             clip = label_map[video_id]
             row = {"clip_id": video_id, "video": video, "visible": sorted(clip.visible),
                    "audible": sorted(clip.audible), "content_id": cid,

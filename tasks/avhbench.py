@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from acpo_bench.captioning import cider_scores, meteor_available, meteor_scores
-from acpo_bench.clips import ClipSet, DatasetError
+from acpo_bench.clips import ClipSet, DatasetError, confined_path
 from acpo_bench.lexicon import Lexicon
 from acpo_bench.metrics import ClipBootstrap, RatioMetric, binary_metrics, rate
 from acpo_bench.schemas import Clip, Probe, Response, SampleRecord, stable_hash
@@ -100,6 +100,7 @@ def load_data(directory: str, skip_missing: bool = False) -> ClipSet:
         key, kind, _ = SUBTASKS[row["task"]]
         if kind == "yes_no" and str(row["label"]).strip().lower() not in ("yes", "no"):
             raise DatasetError(f"{source}: item {i} ({row['task']}) has label {row['label']!r}; expected Yes or No")
+        confined_path(root, f"{row['video_id']}.mp4", source, f"item {i}", "video_id")  # ids name files: no "../"
         items.append({"index": i, "video_id": str(row["video_id"]), "task": row["task"], "text": str(row["text"]),
                       "label": str(row["label"]).strip()})
     video_ids = list(dict.fromkeys(item["video_id"] for item in items))
@@ -212,6 +213,7 @@ def read_predictions(task: str):
                                    "predictions file holds {video_id, task, text, label, pred} per line")
             if row["task"] not in SUBTASKS:
                 raise DatasetError(f"{source}: record {i} has task {row['task']!r}; known: {sorted(SUBTASKS)}")
+            confined_path(Path(source).parent, f"{row['video_id']}.mp4", source, f"record {i}", "video_id")
             item = {"video_id": str(row["video_id"]), "task": row["task"], "text": str(row["text"]),
                     "label": str(row["label"]).strip()}
             clip = Clip(clip_id=item["video_id"], video="", visible=(), audible=(),

@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from acpo_bench.clips import ClipSet, DatasetError
+from acpo_bench.clips import ClipSet, DatasetError, confined_path
 from acpo_bench.lexicon import Lexicon
 from acpo_bench.metrics import ClipBootstrap, RatioMetric, binary_metrics, breakdown, rate
 from acpo_bench.schemas import AudioRecipe, Clip, Probe, Response, SampleRecord
@@ -87,8 +87,8 @@ def load_data(directory: str, skip_missing: bool = False) -> ClipSet:
         key = row.get("video_path") or row.get("audio_path")
         if not key:
             raise DatasetError(f"{source}: record {i} has neither video_path nor audio_path")
-        video = (root / row["video_path"]).resolve() if row.get("video_path") else None
-        audio = (root / row["audio_path"]).resolve() if row.get("audio_path") else None
+        video, audio = (confined_path(root, row[field], source, f"record {i}", field).resolve() if row.get(field)
+                        else None for field in ("video_path", "audio_path"))
         absent = [p for p in (video, audio) if p is not None and not p.is_file()]
         if absent:
             missing += [str(p) for p in absent if str(p) not in missing]
@@ -114,7 +114,8 @@ def _builder(task: str):
                 continue
             audio = OWN
             if item.get("audio_path"):
-                track = str((Path(clips.root or ".") / item["audio_path"]).resolve())
+                track = str(confined_path(Path(clips.root or "."), item["audio_path"], clips.name,
+                                          f"record {item['index']}", "audio_path").resolve())
                 audio = AudioRecipe("swap", source=track, source_id=media_id("cmm", item["audio_path"], Path(track)))
             probes.append(record_probe(task, clip, item, audio))
         return probes
@@ -146,6 +147,9 @@ def read_predictions(task: str):
             _check(Path(source), i, row)
             if "pred" not in row:
                 raise DatasetError(f"{source}: record {i} has no 'pred' (the model's reply)")
+            for field in ("video_path", "audio_path"):  # never opened here, but refused as in load_data
+                if row.get(field):
+                    confined_path(Path(source).parent, row[field], source, f"record {i}", field)
             key = str(row.get("video_path") or row.get("audio_path") or f"record-{i}")
             clip = Clip(clip_id=key, video="", visible=(), audible=(), content_id=f"cmm:{key}")
             out.append((record_probe(task, clip, row), Response(str(row["pred"] or ""), "generate")))

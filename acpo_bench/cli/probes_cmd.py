@@ -30,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--captions", default=None,
                    help="JSONL {video_id, audio_caption, visual_caption}: enables swapped_audio's T-/D-CIDEr")
     b.add_argument("--output-dir", required=True)
-    b.add_argument("--copy", action="store_true", help="copy the videos into the dataset (default: the manifest "
-                                                       "points at them with relative paths)")
+    b.add_argument("--copy", action="store_true", help="copy the videos into the dataset (default: clips/ holds "
+                                                       "relative symlinks to them)")
     b.add_argument("--workers", type=int, default=None, help="processes that check the media (default: CPUs)")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(handler=run_build)

@@ -51,7 +51,7 @@ FAMILIES = {
                          "Qwen/Qwen3-Omni-30B-A3B-Instruct", None),
 }
 KNOWN_ARGS = {"path", "dtype", "device", "attn", "frames", "fps", "max_new_tokens", "batch_size", "system_prompt",
-              "download"}
+              "download", "trust_remote_code"}
 DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16", "fp32": "float32",
           "float32": "float32"}
 
@@ -105,9 +105,16 @@ class QwenOmniAdapter:
         dtype = getattr(torch, DTYPES[dtype_name])
         attn = model_args.get("attn", "sdpa")
         thinker_class = getattr(transformers, family.thinker_class)
-        self.processor = getattr(transformers, family.processor_class).from_pretrained(str(checkpoint))
-        self.model = thinker_class.from_pretrained(str(checkpoint), dtype=dtype, attn_implementation=attn).to(
-            self.device)
+        # security: code shipped with a checkpoint runs only when the user asks; weights load from safetensors only
+        trust = model_args.get("trust_remote_code", "false").lower() == "true"
+        self.processor = getattr(transformers, family.processor_class).from_pretrained(
+            str(checkpoint), trust_remote_code=trust)
+        if not any(checkpoint.glob("*.safetensors")):
+            raise ModelLoadError(f"{checkpoint}: no *.safetensors weights; acpo-bench loads weights only from "
+                                 "safetensors (pickled .bin files can run code): convert the checkpoint, e.g. "
+                                 "from_pretrained(...).save_pretrained(DIR, safe_serialization=True)")
+        self.model = thinker_class.from_pretrained(str(checkpoint), dtype=dtype, attn_implementation=attn,
+                                                   use_safetensors=True, trust_remote_code=trust).to(self.device)
         if adapter_dir:
             self.model = _load_lora(self.model, adapter_dir)
         self.model.eval()
