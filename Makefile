@@ -28,7 +28,7 @@ $(LMMS_VENV)/.installed: setup.cfg pyproject.toml
 lmms-venv: $(LMMS_VENV)/.installed
 
 demo: install
-	$(BIN)/acpo-bench eval --model visual-prior --tasks all
+	$(BIN)/acpo-bench eval --model qwen-omni-tiny --tasks all
 
 lint: install
 	$(BIN)/ruff check .
