@@ -132,7 +132,7 @@ class _Walker:
         self.decoded = 0
         self.eof = False
         self.prev = self.pending = None
-        self._it = self._frames(index_times=False)
+        self._it = self._frames()
         first = next(self._it, None)
         if first is None:
             raise MediaError(f"{path}: no decodable video frames")
@@ -140,19 +140,12 @@ class _Walker:
         self.pending = first
         # without timestamps there is nothing to seek by: decode in order, timing frames by their index
         self.can_seek = seek and first[1].time is not None and stream.time_base is not None
-        if first[1].time is None:
-            self._it = self._frames(index_times=True, skip=1)
 
-    def _frames(self, index_times: bool, skip: int = 0):
-        index = skip
+    def _frames(self):
         try:
-            for frame in self.container.decode(self.stream):
+            for index, frame in enumerate(self.container.decode(self.stream)):
                 self.decoded += 1
-                if index_times or frame.time is None:
-                    yield index / self.rate, frame
-                else:
-                    yield float(frame.time), frame
-                index += 1
+                yield (float(frame.time) if frame.time is not None else index / self.rate), frame
         except av.error.FFmpegError as exc:
             if self.decoded == 0:
                 raise MediaError(f"{self.path}: cannot decode video ({exc})") from None
@@ -174,7 +167,7 @@ class _Walker:
                 self.can_seek = False
                 target = self.start
                 self.container.seek(0, stream=self.stream, backward=True)
-            self._it = self._frames(index_times=False)
+            self._it = self._frames()
             self.prev = self.pending = None
             self.eof = False
             first = self._next()
@@ -221,6 +214,13 @@ def decode_video(path: str | os.PathLike[str], spec: MediaSpec, seek: bool = Tru
     costs a few groups of pictures per sampled frame rather than a decode of every frame, and only the sampled
     frames are kept in memory (``seek=False`` decodes every frame in order; the samples are the same).
     """
+    try:
+        return _decode_video(path, spec, seek)
+    except av.error.FFmpegError as exc:  # anything FFmpeg refuses midway (seek, conversion) is this file's error
+        raise MediaError(f"{path}: cannot decode video ({exc})") from None
+
+
+def _decode_video(path: str | os.PathLike[str], spec: MediaSpec, seek: bool) -> VideoTrack:
     with _open(path) as container:
         if not container.streams.video:
             raise MediaError(f"{path}: has no video stream")
@@ -262,6 +262,13 @@ def decode_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -
     Channels are averaged (as librosa's to_mono does) rather than mixed by FFmpeg's default matrix, which adds
     +3 dB for stereo and more for 5.1/7.1, so the level of a track does not depend on its channel count.
     """
+    try:
+        return _decode_audio(path, sample_rate)
+    except av.error.FFmpegError as exc:  # e.g. a resampler that refuses the stream's layout
+        raise MediaError(f"{path}: cannot decode audio ({exc})") from None
+
+
+def _decode_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray:
     with _open(path) as container:
         if not container.streams.audio:
             raise MediaError(f"{path}: has no audio stream")

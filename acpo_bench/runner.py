@@ -192,6 +192,10 @@ def answer_jobs(jobs: Sequence[Job], adapter: Adapter, cache: ResponseCache | No
                     answers[probe.probe_id] = str(exc)
                     errors += 1
                     continue
+                except Exception as exc:  # a file no rule foresaw must not end an hours-long run: record it
+                    answers[probe.probe_id] = f"{probe.video}: cannot load media ({type(exc).__name__}: {exc})"
+                    errors += 1
+                    continue
                 requests.append(Request(probe, media, vocabulary))
             responses = _answer_batch(adapter, mode, requests, config, limit)
             new = []
