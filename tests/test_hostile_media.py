@@ -132,3 +132,24 @@ def test_eval_over_the_corpus_finishes_with_clear_error_records(corpus, tmp_path
     rate = errors / total
     assert main([*args, "--max-error-rate", f"{rate * 0.99:.6f}"]) == 3
     assert main([*args, "--max-error-rate", f"{min(1.0, rate * 1.01):.6f}"]) == 0
+
+
+def test_an_unforeseen_media_failure_is_an_error_record(small_world_dir, tmp_path, monkeypatch):
+    """A decoder failure no rule foresaw (here: a RuntimeError from one file) costs that file's probes, not the run."""
+    from acpo_bench import media_store
+
+    real = media_store.MediaStore.load
+
+    def load(self, video, video_id, recipe):
+        if video.endswith("synth-00001.mp4"):
+            raise RuntimeError("decoder fell over")
+        return real(self, video, video_id, recipe)
+
+    monkeypatch.setattr(media_store.MediaStore, "load", load)
+    out = tmp_path / "r"
+    assert main(["eval", "--model", "audio-oracle", "--tasks", "sound_presence", "--data", str(small_world_dir),
+                 "--limit", "3", "--output-dir", str(out), "--quiet", "--no-cache"]) == 0
+    rows = load_samples(out, "sound_presence")
+    broken = [r for r in rows if r.clip_id == "synth-00001"]
+    assert broken and all("cannot load media (RuntimeError: decoder fell over)" in r.error for r in broken)
+    assert all(r.error is None for r in rows if r.clip_id != "synth-00001")
