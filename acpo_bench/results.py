@@ -136,13 +136,24 @@ def check_results(data: dict[str, Any], path: str | Path) -> None:
     ags = (data.get("summary") or {}).get("audio_grounding_score")
     if ags is not None:
         _check_metric(ags, "summary.audio_grounding_score", fail)
+    names = data["config"].get("tasks")
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        fail("config.tasks", names, "a list of task names")
     data_block = data["config"].get("data", {})
     if not isinstance(data_block, (dict, type(None))):
         fail("config.data", data_block, "an object")
+    for key in ("name", "fingerprint"):  # compared and hashed when runs are put side by side
+        if not isinstance((data_block or {}).get(key), (str, type(None))):
+            fail(f"config.data.{key}", data_block[key], "a string")
     for name, block in data["tasks"].items():
         where = f"tasks.{name}"
         if not isinstance(block, dict):
             fail(where, block, "an object")
+        if not isinstance(block.get("version"), (int, str, type(None))) or isinstance(block.get("version"), bool):
+            fail(f"{where}.version", block["version"], "the task version (an integer)")
+        headline = block.get("headline")
+        if headline is not None and not (isinstance(headline, list) and all(isinstance(h, str) for h in headline)):
+            fail(f"{where}.headline", headline, "a list of metric names")
         metrics = block.get("metrics", {})
         if not isinstance(metrics, dict):
             fail(f"{where}.metrics", metrics, "an object")
