@@ -42,13 +42,17 @@ class Family:
     processor_class: str
     default_checkpoint: str
     system_prompt: str | None
+    # encode each clip once and pass embeddings: right for Qwen2.5-Omni, whose towers feed only the input
+    # embeddings; Qwen3-Omni also injects "deepstack" visual features into early LM layers, which only its own
+    # forward computes, so it is scored through that forward
+    encode_once: bool
 
 
 FAMILIES = {
     "qwen-omni": Family("qwen-omni", "Qwen2_5OmniThinkerForConditionalGeneration", "Qwen2_5OmniProcessor",
-                        "Qwen/Qwen2.5-Omni-7B", QWEN_SYSTEM_PROMPT),
+                        "Qwen/Qwen2.5-Omni-7B", QWEN_SYSTEM_PROMPT, encode_once=True),
     "qwen3-omni": Family("qwen3-omni", "Qwen3OmniMoeThinkerForConditionalGeneration", "Qwen3OmniMoeProcessor",
-                         "Qwen/Qwen3-Omni-30B-A3B-Instruct", None),
+                         "Qwen/Qwen3-Omni-30B-A3B-Instruct", None, encode_once=False),
 }
 KNOWN_ARGS = {"path", "dtype", "device", "attn", "frames", "fps", "max_new_tokens", "batch_size", "system_prompt",
               "download", "trust_remote_code"}
@@ -98,6 +102,7 @@ class QwenOmniAdapter:
 
         settings = checkpoint_settings(checkpoint)
         self.name = family.name
+        self.family = family
         self.device = model_args.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype_name = model_args.get("dtype") or ("bf16" if self.device.startswith("cuda") else "fp32")
         if dtype_name not in DTYPES:
@@ -210,6 +215,11 @@ class QwenOmniAdapter:
     def score_choices(self, requests: Sequence[Request], choices: Sequence[str]) -> list[dict[str, float]]:
         import torch
 
+        if not self.family.encode_once:
+            batch = self._batch(requests)
+            with torch.inference_mode():
+                logits = self.model(**batch, use_audio_in_video=True).logits[:, -1]
+            return self._choice_scores(logits.float().log_softmax(-1), choices)
         sequences, keys, media = self._rows(requests)
         batch = {k: v.to(self.device) for k, v in pad_sequences(sequences, self.tokenizer.pad_token_id).items()}
         thinker = _thinker(self.model)
@@ -220,10 +230,12 @@ class QwenOmniAdapter:
                                     self.tokenizer.video_token_id, self.tokenizer.audio_token_id, encoded)[:, -1]
             # the LM head only where a log-prob is needed: the answer position
             logprobs = thinker.lm_head(hidden).float().log_softmax(-1)
-        out = []
-        for row in logprobs:
-            out.append({c: float(torch.logsumexp(row[self.choice_ids(c)], dim=0)) for c in choices})
-        return out
+        return self._choice_scores(logprobs, choices)
+
+    def _choice_scores(self, logprobs, choices: Sequence[str]) -> list[dict[str, float]]:
+        import torch
+
+        return [{c: float(torch.logsumexp(row[self.choice_ids(c)], dim=0)) for c in choices} for row in logprobs]
 
     def generate(self, requests: Sequence[Request], max_new_tokens: int) -> list[str]:
         import torch
