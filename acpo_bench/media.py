@@ -334,8 +334,9 @@ def rms_dbfs(audio: np.ndarray) -> float:
 
 
 def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, audio: np.ndarray | None,
-              sample_rate: int = SAMPLE_RATE, crf: int = 23) -> None:
-    """Write RGB frames as h264 (yuv420p) and mono float audio as AAC into one mp4.
+              sample_rate: int = SAMPLE_RATE, crf: int = 23, audio_bitrate: int | None = None) -> None:
+    """Write RGB frames as h264 (yuv420p) and mono float audio as AAC (at the encoder's default bitrate, or
+    ``audio_bitrate`` bits/s) into one mp4.
 
     Encoding runs single-threaded with fixed settings so the same arrays give the same bytes on this build.
     """
@@ -352,6 +353,8 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, audi
         astream = None
         if audio is not None:
             astream = out.add_stream("aac", rate=sample_rate, layout="mono")
+            if audio_bitrate:
+                astream.bit_rate = audio_bitrate
         for array in frames:
             for packet in vstream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
                 out.mux(packet)
@@ -368,7 +371,7 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, audi
                 out.mux(packet)
 
 
-def write_media(path: str | os.PathLike[str], media: Media, crf: int = 23) -> None:
+def write_media(path: str | os.PathLike[str], media: Media, crf: int = 23, audio_bitrate: int | None = None) -> None:
     """One probe's decoded media as an mp4 whose audio track is the recipe's audio: the sampled frames, each shown
     over its share of the clip (so frame k still covers its sampled time), and the audio as the video's own sound.
     Odd frame sizes are padded by repeating the last row/column (h264 4:2:0 needs even sizes)."""
@@ -377,4 +380,5 @@ def write_media(path: str | os.PathLike[str], media: Media, crf: int = 23) -> No
     if height % 2 or width % 2:
         frames = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
     duration = media.duration if media.duration > 0 else len(frames)
-    write_mp4(path, frames, len(frames) / duration, media.audio, media.sample_rate, crf=crf)
+    write_mp4(path, frames, len(frames) / duration, media.audio, media.sample_rate, crf=crf,
+              audio_bitrate=audio_bitrate)

@@ -39,9 +39,10 @@ from acpo_bench.schemas import stable_hash
 
 KNOWN_ARGS = {"url", "model", "api_key_env", "concurrency", "timeout", "retries", "backoff", "max_backoff",
               "logprobs", "top_logprobs", "system_prompt", "frames", "fps", "max_new_tokens", "batch_size",
-              "use_audio_in_video", "crf"}
+              "use_audio_in_video", "crf", "audio_bitrate"}
 DEFAULTS = {"url": "http://127.0.0.1:8000/v1", "concurrency": "8", "timeout": "120", "retries": "5", "backoff": "1",
             "max_backoff": "60", "logprobs": "auto", "top_logprobs": "20", "max_new_tokens": "64", "crf": "18",
+            "audio_bitrate": "128000",
             "use_audio_in_video": "true", "api_key_env": "OPENAI_API_KEY"}
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 VIDEO_CACHE_ITEMS = 64  # encoded mp4s kept per run: a batch sorted by media asks about a handful of clips
@@ -158,6 +159,7 @@ class OpenAICompatAdapter:
         self.max_new_tokens = _positive_int(args, "max_new_tokens")
         self.top_logprobs = _positive_int(args, "top_logprobs")
         self.crf = int(args["crf"])
+        self.audio_bitrate = _positive_int(args, "audio_bitrate")
         self.default_batch_size = int(args.get("batch_size") or 4 * self.concurrency)
         self.system_prompt = args.get("system_prompt")
         self.use_audio_in_video = _flag(args, "use_audio_in_video")
@@ -197,8 +199,8 @@ class OpenAICompatAdapter:
     def fingerprint(self) -> str:
         """The server and the model it serves (revision or root path where reported), and how requests are made."""
         return "sha256:" + stable_hash("openai-compatible", self.url, self.model, self.revision, self.system_prompt,
-                                       self.media_spec.key(), self.crf, self.use_audio_in_video, self.top_logprobs,
-                                       length=64)
+                                       self.media_spec.key(), self.crf, self.audio_bitrate, self.use_audio_in_video,
+                                       self.top_logprobs, length=64)
 
     # --- requests --------------------------------------------------------------------------------------------
 
@@ -208,7 +210,8 @@ class OpenAICompatAdapter:
             if key in self._videos:
                 self._videos.move_to_end(key)
                 return self._videos[key]
-        url = "data:video/mp4;base64," + base64.b64encode(mp4_bytes(request.media, self.crf)).decode()
+        url = "data:video/mp4;base64," + base64.b64encode(mp4_bytes(request.media, self.crf,
+                                                                     self.audio_bitrate)).decode()
         with self._videos_lock:
             self._videos[key] = url
             while len(self._videos) > VIDEO_CACHE_ITEMS:
@@ -241,7 +244,8 @@ class OpenAICompatAdapter:
         frames = np.zeros((spec.frames or 2, 64, 64, 3), dtype=np.uint8)
         media = Media(frames=frames, frame_times=(np.arange(len(frames)) + 0.5) / len(frames),
                       audio=np.zeros(spec.sample_rate, dtype=np.float32), sample_rate=spec.sample_rate, duration=1.0)
-        body = self._body("data:video/mp4;base64," + base64.b64encode(mp4_bytes(media, self.crf)).decode(),
+        body = self._body("data:video/mp4;base64," + base64.b64encode(mp4_bytes(media, self.crf,
+                                                                                self.audio_bitrate)).decode(),
                           "Answer yes or no. Is there any sound?", 1, True)
         try:
             choice = self.client.call("chat/completions", body)["choices"][0]
@@ -305,11 +309,11 @@ class OpenAICompatAdapter:
         return self._map(("loglik", tuple(choices)), requests, one)
 
 
-def mp4_bytes(media: Media, crf: int) -> bytes:
+def mp4_bytes(media: Media, crf: int, audio_bitrate: int | None = None) -> bytes:
     """The probe's media as one mp4 (frames + the recipe's audio as its track), in memory."""
     with tempfile.TemporaryDirectory(prefix="acpo-remux-") as tmp:
         path = Path(tmp) / "probe.mp4"
-        write_media(path, media, crf=crf)
+        write_media(path, media, crf=crf, audio_bitrate=audio_bitrate)
         return path.read_bytes()
 
 

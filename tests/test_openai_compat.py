@@ -16,7 +16,7 @@ from acpo_bench.cli import main
 from acpo_bench.cli.common import load_model
 from acpo_bench.clips import load_clips
 from acpo_bench.media_store import MediaStore
-from acpo_bench.models.openai_compat import ServerError, choice_logprobs, mp4_bytes
+from acpo_bench.models.openai_compat import DEFAULTS, ServerError, choice_logprobs, mp4_bytes
 from acpo_bench.registry import resolve
 from acpo_bench.results import load_results, load_samples
 from acpo_bench.runner import build_probes
@@ -25,6 +25,7 @@ from acpo_bench.tasks.suites import SUITES
 from tests.omni_server import FAULTS, OmniServer, decode_mp4, first_token_logprobs
 
 TIMEOUT_S = 3.0  # the client's socket timeout; a slow reply takes twice as long
+CRF, AUDIO_BITRATE = int(DEFAULTS["crf"]), int(DEFAULTS["audio_bitrate"])  # how the adapter encodes by default
 COMMON = ("--tasks", "core", "--limit", "2", "--max-new-tokens", "4", "--quiet")
 
 
@@ -115,7 +116,8 @@ def answers_on_served_bytes(model, data, loglik: bool = True) -> tuple[dict[str,
     store = MediaStore(model.media_spec)
     answers, logprobs = {}, {}
     for probe in {p.probe_id: p for ps, _ in build_probes(tasks, clips, 0).values() for p in ps}.values():
-        media = decode_mp4(mp4_bytes(store.load(probe.video, probe.video_id, probe.audio), 18), model.media_spec)
+        media = decode_mp4(mp4_bytes(store.load(probe.video, probe.video_id, probe.audio), CRF, AUDIO_BITRATE),
+                           model.media_spec)
         request = Request(probe, media)
         if probe.kind == "yes_no" and loglik:
             vocabulary = len(model.tokenizer)
@@ -182,10 +184,10 @@ def test_remuxed_mp4_carries_the_recipes_audio(served, small_world):
     swapped = store.load(clip.video, clip.content_id, AudioRecipe("swap", source=other.video,
                                                                  source_id=other.content_id))
     silent = store.load(clip.video, clip.content_id, AudioRecipe("silence"))
-    back = decode_mp4(mp4_bytes(swapped, 18), served.media_spec)
+    back = decode_mp4(mp4_bytes(swapped, CRF, AUDIO_BITRATE), served.media_spec)
     assert back.frames.shape == swapped.frames.shape
     assert np.abs(back.frames.astype(int) - swapped.frames.astype(int)).mean() < 4
     assert len(back.audio) == len(swapped.audio)
     assert abs(rms_dbfs(back.audio) - rms_dbfs(swapped.audio)) < 1.0
     assert np.corrcoef(back.audio, swapped.audio)[0, 1] > 0.9, "the track is the swapped audio, aligned"
-    assert rms_dbfs(decode_mp4(mp4_bytes(silent, 18), served.media_spec).audio) < -80
+    assert rms_dbfs(decode_mp4(mp4_bytes(silent, CRF, AUDIO_BITRATE), served.media_spec).audio) < -80
