@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from acpo_bench.media import Media
 from acpo_bench.schemas import Probe
@@ -16,11 +16,16 @@ from acpo_bench.schemas import Probe
 
 @dataclass(frozen=True)
 class Request:
-    """A probe with its decoded media. ``vocabulary`` is the dataset's label set (used by reference baselines)."""
+    """A probe with its decoded media. ``vocabulary`` is the dataset's label set (used by reference baselines).
+
+    An adapter with a ``prepare(probe, spec, load)`` method builds its own inputs ahead of the model (the runner
+    calls it in worker threads, ``load()`` decodes the media); its result is ``prepared`` and ``media`` is then None.
+    """
 
     probe: Probe
-    media: Media
+    media: Media | None
     vocabulary: tuple[str, ...] = ()
+    prepared: Any = None
 
 
 @runtime_checkable

@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
+
+try:
+    import av
+except ImportError:  # media files cannot be read or written, but inputs built in memory still work (GPU image)
+    av = None
 
 SAMPLE_RATE = 16_000
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
@@ -84,7 +88,13 @@ def content_id(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return "file:" + digest.hexdigest()[:24]
 
 
+def _require_av() -> None:
+    if av is None:
+        raise MediaError("PyAV is not installed: media files cannot be decoded or written (pip install av)")
+
+
 def _open(path: str | os.PathLike[str]) -> av.container.InputContainer:
+    _require_av()
     p = Path(path)
     if p.is_dir():
         raise MediaError(f"{p}: is a directory, expected a media file")
@@ -340,6 +350,7 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, audi
 
     Encoding runs single-threaded with fixed settings so the same arrays give the same bytes on this build.
     """
+    _require_av()
     frames = np.asarray(frames, dtype=np.uint8)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be (T, H, W, 3) uint8, got shape {frames.shape}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import threading
+from collections import defaultdict
 
 import numpy as np
 
@@ -23,13 +25,27 @@ class MediaStore:
     """Per-run decode cache: video tracks and audio tracks by path, composed media by (video, recipe).
 
     The runner visits probes grouped by media key, so a bounded LRU keeps every file decoded once while memory stays
-    flat on long runs.
+    flat on long runs. Thread-safe: concurrent loads of one file wait for a single decode.
     """
 
     def __init__(self, spec: MediaSpec, max_items: int = 256) -> None:
         self.spec = spec
-        self._video = functools.lru_cache(maxsize=max_items)(self._decode_video)
-        self._audio = functools.lru_cache(maxsize=max_items)(self._decode_audio)
+        self._video_lru = functools.lru_cache(maxsize=max_items)(self._decode_video)
+        self._audio_lru = functools.lru_cache(maxsize=max_items)(self._decode_audio)
+        self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+        self._guard = threading.Lock()
+
+    def _once(self, kind: str, path: str, decode):
+        with self._guard:
+            lock = self._locks[(kind, path)]
+        with lock:
+            return decode(path)
+
+    def _video(self, path: str):
+        return self._once("video", path, self._video_lru)
+
+    def _audio(self, path: str) -> np.ndarray:
+        return self._once("audio", path, self._audio_lru)
 
     def _decode_video(self, path: str):
         return decode_video(path, self.spec)

@@ -3,10 +3,13 @@ aggregate -> results. Each stage is a plain function; ``evaluate`` only calls th
 
 from __future__ import annotations
 
+import itertools
+import os
 import sys
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,6 +37,7 @@ class EvalConfig:
     limit: int | None = None
     max_new_tokens: int = 64
     n_resamples: int = N_RESAMPLES
+    workers: int | None = None  # threads decoding/featurizing ahead of the model (None: min(4, CPUs); 0: inline)
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,8 @@ def answer_jobs(jobs: Sequence[Job], adapter: Adapter, cache: ResponseCache | No
     store = MediaStore(config.media)
     limit = BatchLimit(config.batch_size or adapter.default_batch_size)
     computed = errors = 0
+    ordered = [j for mode in ("loglik", "generate") for j in todo if j.mode == mode]
+    loaded = prefetch(ordered, adapter, store, config, vocabulary, lambda: 2 * limit.size)
     for mode in ("loglik", "generate"):
         group = [j for j in todo if j.mode == mode]
         start = 0
@@ -184,19 +190,12 @@ def answer_jobs(jobs: Sequence[Job], adapter: Adapter, cache: ResponseCache | No
             batch = group[start:start + limit.size]
             start += len(batch)
             requests: list[Request] = []
-            for job in batch:
-                probe = job.probe
-                try:
-                    media = store.load(probe.video, probe.video_id, probe.audio)
-                except MediaError as exc:
-                    answers[probe.probe_id] = str(exc)
+            for job, request in itertools.islice(loaded, len(batch)):
+                if isinstance(request, str):
+                    answers[job.probe.probe_id] = request
                     errors += 1
-                    continue
-                except Exception as exc:  # a file no rule foresaw must not end an hours-long run: record it
-                    answers[probe.probe_id] = f"{probe.video}: cannot load media ({type(exc).__name__}: {exc})"
-                    errors += 1
-                    continue
-                requests.append(Request(probe, media, vocabulary))
+                else:
+                    requests.append(request)
             responses = _answer_batch(adapter, mode, requests, config, limit)
             new = []
             for request, response in zip(requests, responses, strict=True):
@@ -210,6 +209,75 @@ def answer_jobs(jobs: Sequence[Job], adapter: Adapter, cache: ResponseCache | No
             computed += len(new)
             advance(len(batch))
     return answers, {"cached": len(cached), "computed": computed, "errors": errors, "batch_size": limit.stats()}
+
+
+def _media_failure(probe: Probe, exc: Exception) -> str:
+    if isinstance(exc, MediaError):
+        return str(exc)
+    # a file no rule foresaw must not end an hours-long run: record it
+    return f"{probe.video}: cannot load media ({type(exc).__name__}: {exc})"
+
+
+def _load_group(jobs: Sequence[Job], adapter: Adapter, store: MediaStore, config: EvalConfig,
+                vocabulary: tuple[str, ...]) -> list[Request | str]:
+    """The requests of jobs that share one (video, audio) pair: decoded once, and prepared once by an adapter with
+    a ``prepare`` method (its features). Each failure is a per-probe error string."""
+    probe = jobs[0].probe
+    media = []
+
+    def load():
+        if not media:
+            media.append(store.load(probe.video, probe.video_id, probe.audio))
+        return media[0]
+
+    prepare = getattr(adapter, "prepare", None)
+    prepared = None
+    try:
+        if prepare is not None:
+            try:
+                prepared = prepare(probe, config.media, load)
+            except Exception:
+                if not media:  # the media itself failed: that is the probe's error, as without prepare
+                    raise
+                # the adapter's own preparation failed: it answers from the media and reports per batch as before
+        current = load() if prepared is None else None
+    except Exception as exc:
+        return [_media_failure(job.probe, exc) for job in jobs]
+    return [Request(job.probe, current, vocabulary, prepared) for job in jobs]
+
+
+def prefetch(jobs: Sequence[Job], adapter: Adapter, store: MediaStore, config: EvalConfig,
+             vocabulary: tuple[str, ...], window: Callable[[], int] = lambda: 64
+             ) -> Iterator[tuple[Job, Request | str]]:
+    """(job, request or error string) for every job, in order. Decoding and the adapter's preparation run in
+    ``config.workers`` threads, up to ``window()`` jobs ahead of the consumer, so they overlap the model; the
+    requests and their order are the same as loading each job when its batch comes (``workers=0`` does that)."""
+    groups = [list(g) for _, g in itertools.groupby(jobs, key=lambda j: j.probe.media_key)]
+    workers = config.workers if config.workers is not None else min(4, os.cpu_count() or 1)
+    if workers <= 0:
+        for group in groups:
+            yield from zip(group, _load_group(group, adapter, store, config, vocabulary), strict=True)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="acpo-media") as pool:
+        pending: deque = deque()
+        ahead = 0
+        next_group = iter(groups)
+        try:
+            while True:
+                while ahead < max(window(), 1) or not pending:
+                    group = next(next_group, None)
+                    if group is None:
+                        break
+                    pending.append((group, pool.submit(_load_group, group, adapter, store, config, vocabulary)))
+                    ahead += len(group)
+                if not pending:
+                    return
+                group, future = pending.popleft()
+                ahead -= len(group)
+                yield from zip(group, future.result(), strict=True)
+        finally:
+            for _, future in pending:
+                future.cancel()
 
 
 def _answer_batch(adapter: Adapter, mode: Mode, requests: list[Request], config: EvalConfig,

@@ -15,21 +15,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from acpo_bench import __version__
 from acpo_bench.adapter import ModelLoadError, Request
-from acpo_bench.media import MediaSpec, content_id
+from acpo_bench.media import MediaError, MediaSpec, content_id
 from acpo_bench.models.qwen_omni.features import (
+    _LRU,
+    FeatureStore,
     Featurizer,
+    MediaInputs,
+    _pad_features,
     collate,
-    distinct_media,
-    encode_media,
-    forward_hidden,
+    encode_audio,
+    encode_videos,
     frames_key,
-    pad_sequences,
+    processor_settings,
     prompt_parts,
+    shared_media_embeddings,
 )
+from acpo_bench.models.qwen_omni.shared_prefix import PrefixCache, PrefixRow, RopeIndex, last_hidden
+from acpo_bench.paths import cache_root
 from acpo_bench.schemas import stable_hash
 
 ENCODER_CACHE_ITEMS = 256  # clips whose tower outputs stay in memory (a batch sorted by media needs a handful)
+VIDEO_CACHE_ITEMS = 64  # videos whose vision-tower outputs stay in memory
 SETTINGS_FILE = "acpo_bench.json"  # evaluation defaults a checkpoint carries (frames, pixel range, system prompt)
 QWEN_SYSTEM_PROMPT = ("You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of "
                       "perceiving auditory and visual inputs, as well as generating text and speech.")
@@ -55,7 +63,7 @@ FAMILIES = {
                          "Qwen/Qwen3-Omni-30B-A3B-Instruct", None, encode_once=False),
 }
 KNOWN_ARGS = {"path", "dtype", "device", "attn", "frames", "fps", "max_new_tokens", "batch_size", "system_prompt",
-              "download", "trust_remote_code"}
+              "download", "trust_remote_code", "feature_cache"}
 DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16", "fp32": "float32",
           "float32": "float32"}
 
@@ -118,14 +126,40 @@ class QwenOmniAdapter:
             raise ModelLoadError(f"{checkpoint}: no *.safetensors weights; acpo-bench loads weights only from "
                                  "safetensors (pickled .bin files can run code): convert the checkpoint, e.g. "
                                  "from_pretrained(...).save_pretrained(DIR, safe_serialization=True)")
-        self.model = thinker_class.from_pretrained(str(checkpoint), dtype=dtype, attn_implementation=attn,
-                                                   use_safetensors=True, trust_remote_code=trust).to(self.device)
+        model = thinker_class.from_pretrained(str(checkpoint), dtype=dtype, attn_implementation=attn,
+                                              use_safetensors=True, trust_remote_code=trust).to(self.device)
         if adapter_dir:
-            self.model = _load_lora(self.model, adapter_dir)
+            model = _load_lora(model, adapter_dir)
+        identity = {
+            "family": family.name, "checkpoint": files_identity(checkpoint),
+            "adapter": files_identity(Path(adapter_dir)) if adapter_dir else None, "dtype": DTYPES[dtype_name],
+            "attn": attn, "system_prompt": model_args.get("system_prompt", settings.get("system_prompt",
+                                                                                     family.system_prompt)),
+            "videos_kwargs": settings.get("videos_kwargs"),
+            "template": getattr(self.processor, "chat_template", None),
+        }
+        self._setup(model, settings, model_args, identity)
+
+    @classmethod
+    def in_memory(cls, family: Family, model, processor, settings: dict | None = None,
+                  model_args: dict[str, str] | None = None, identity: dict | None = None) -> QwenOmniAdapter:
+        """An adapter around a thinker and processor already in memory (benchmarks with random weights at real
+        size; no checkpoint on disk). ``identity`` stands in for the checkpoint's files in the fingerprint."""
+        adapter = cls.__new__(cls)
+        adapter.name = family.name
+        adapter.family = family
+        adapter.processor = processor
+        adapter.device = str(next(model.parameters()).device)
+        adapter._setup(model, dict(settings or {}), dict(model_args or {}), {"family": family.name,
+                                                                           "in_memory": identity or {}})
+        return adapter
+
+    def _setup(self, model, settings: dict, model_args: dict[str, str], identity: dict) -> None:
+        self.model = model
         self.model.eval()
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
-        self.system_prompt = model_args.get("system_prompt", settings.get("system_prompt", family.system_prompt))
+        self.system_prompt = model_args.get("system_prompt", settings.get("system_prompt", self.family.system_prompt))
         frames = model_args.get("frames", settings.get("frames"))
         fps = model_args.get("fps", settings.get("fps"))
         self.media_spec = MediaSpec(frames=int(frames) if frames and not fps else (None if fps else 2),
@@ -133,16 +167,20 @@ class QwenOmniAdapter:
         self.default_batch_size = int(model_args.get("batch_size", settings.get("batch_size", 8)))
         self.max_new_tokens = int(model_args.get("max_new_tokens", settings.get("max_new_tokens", 64)))
         self.parameter_count = sum(p.numel() for p in self.model.parameters())
-        self.featurizer = Featurizer(self.processor, settings.get("videos_kwargs"))
+        videos_kwargs = settings.get("videos_kwargs")
+        store = None
+        if model_args.get("feature_cache", "true").lower() != "false":
+            store = FeatureStore(cache_root() / "features", {**processor_settings(self.processor, videos_kwargs),
+                                                             "acpo_bench": __version__})
+        self.featurizer = Featurizer(self.processor, videos_kwargs, store=store)
         self._choice_ids: dict[str, list[int]] = {}
         self._prompt_cache: dict = {}
-        self._encoder_cache: dict[tuple, tuple] = {}
-        self._identity = {
-            "family": family.name, "checkpoint": files_identity(checkpoint),
-            "adapter": files_identity(Path(adapter_dir)) if adapter_dir else None, "dtype": DTYPES[dtype_name],
-            "attn": attn, "system_prompt": self.system_prompt, "videos_kwargs": settings.get("videos_kwargs"),
-            "template": getattr(self.processor, "chat_template", None),
-        }
+        self._video_cache = _LRU(VIDEO_CACHE_ITEMS)  # tower outputs by video (shared by its audio recipes)
+        self._audio_cache = _LRU(ENCODER_CACHE_ITEMS)  # audio tower outputs by media key
+        self._file_ids = _LRU(4096)
+        self._rope = RopeIndex(_thinker(self.model).model) if self.family.encode_once else None
+        self._prefixes = PrefixCache()
+        self._identity = identity
 
     def fingerprint(self) -> str:
         return "sha256:" + stable_hash(self._identity, length=64)
@@ -163,13 +201,40 @@ class QwenOmniAdapter:
             self._prompt_cache[prompt] = prompt_parts(self.processor, text)
         return self._prompt_cache[prompt]
 
+    def prepare(self, probe, spec: MediaSpec, load) -> Prepared:
+        """The probe's media inputs, ahead of the model: the runner calls this in worker threads while the model
+        answers earlier batches. From memory, else from the feature store (by the files' content, the audio recipe
+        and the frame sampling), else ``load()`` + the processor."""
+        identity = self._media_identity(probe, spec)
+        key = ("prepared", identity) if identity else ("prepared", probe.media_key, spec.key(), spec.sample_rate)
+        return Prepared(key, self.featurizer.get(key, load, identity))
+
+    def _media_identity(self, probe, spec: MediaSpec) -> tuple[str, str] | None:
+        """(video, audio) names for the feature store, from file contents rather than paths; None when a file
+        cannot be read (the decoder then reports it exactly as without the store)."""
+        try:
+            video = self._file_id(probe.video)
+            source = self._file_id(probe.audio.source) if probe.audio.kind == "swap" else None
+        except MediaError:
+            return None
+        return (f"{video}|{spec.key()}", stable_hash(probe.video_id, probe.audio.key(), source, spec.sample_rate))
+
+    def _file_id(self, path: str) -> str:
+        found = self._file_ids.get(path)
+        return found if found is not None else self._file_ids.put(path, content_id(path))
+
+    def _inputs(self, request: Request) -> tuple[tuple, MediaInputs]:
+        if request.prepared is not None:
+            return request.prepared.key, request.prepared.inputs
+        key = (request.probe.media_key, frames_key(request.media))
+        return key, self.featurizer(key, request.media)
+
     def _rows(self, requests: Sequence[Request]):
         """Token sequences, media keys and media inputs of the requests (rows sharing a key share a clip)."""
         sequences, media, keys = [], [], []
         for request in requests:
             parts = self._parts(request.probe.prompt)
-            key = (request.probe.media_key, frames_key(request.media))
-            inputs = self.featurizer(key, request.media)
+            key, inputs = self._inputs(request)
             sequences.append((*parts.before, *inputs.placeholder_ids, *parts.after))
             media.append(inputs)
             keys.append(key)
@@ -181,19 +246,44 @@ class QwenOmniAdapter:
         batch = collate(sequences, media, self.tokenizer.pad_token_id, padding_side="left")
         return {k: v.to(self.device) for k, v in batch.items()}
 
-    def _encoded(self, keys: list[tuple], media, distinct) -> tuple[list, list]:
-        """Video and audio embeddings of the batch's distinct clips, from the encoder cache where possible: a clip
-        asked about in several batches (or tasks) goes through the towers once per run."""
+    def _encoded(self, keys: list[tuple], media: Sequence[MediaInputs]) -> tuple[list, list]:
+        """Video and audio embeddings of the batch's distinct clips, in order of first appearance, from the encoder
+        caches where possible: each video goes through the vision tower once per run whatever audio plays under it,
+        and each (video, audio) pair through the audio tower once."""
+        import torch
+
+        thinker = _thinker(self.model)
         order = list(dict.fromkeys(keys))
-        missing = [k for k in order if k not in self._encoder_cache]
-        if missing:
-            fresh = distinct_media(missing, [media[keys.index(k)] for k in missing], self.tokenizer.audio_token_id)
-            video, audio = encode_media(_thinker(self.model), fresh.to(self.device))
-            for key, v, a in zip(missing, video, audio, strict=True):
-                self._encoder_cache[key] = (v, a)
-                if len(self._encoder_cache) > ENCODER_CACHE_ITEMS:
-                    self._encoder_cache.pop(next(iter(self._encoder_cache)))
-        return [self._encoder_cache[k][0] for k in order], [self._encoder_cache[k][1] for k in order]
+        inputs = {k: media[keys.index(k)] for k in order}
+        if len(order) > min(VIDEO_CACHE_ITEMS, ENCODER_CACHE_ITEMS):  # more clips than the caches hold
+            return self._encode_uncached(order, inputs)
+        names = {k: inputs[k].video_key or ("clip", k) for k in order}
+        new_videos = list(dict.fromkeys(names[k] for k in order if self._video_cache.get(names[k]) is None))
+        if new_videos:
+            first = [next(k for k in order if names[k] == name) for name in new_videos]
+            pixels = torch.cat([inputs[k].pixel_values_videos for k in first]).to(self.device)
+            grids = torch.cat([inputs[k].video_grid_thw for k in first]).to(self.device)
+            for name, video in zip(new_videos, encode_videos(thinker, pixels, grids), strict=True):
+                self._video_cache.put(name, video)
+        new_audio = [k for k in order if self._audio_cache.get(k) is None]
+        if new_audio:
+            features = _pad_features([inputs[k].input_features for k in new_audio]).to(self.device)
+            masks = _pad_features([inputs[k].feature_attention_mask for k in new_audio]).to(self.device)
+            counts = [inputs[k].placeholder_ids.count(self.tokenizer.audio_token_id) for k in new_audio]
+            for key, audio in zip(new_audio, encode_audio(thinker, features, masks, counts), strict=True):
+                self._audio_cache.put(key, audio)
+        return [self._video_cache.get(names[k]) for k in order], [self._audio_cache.get(k) for k in order]
+
+    def _encode_uncached(self, order, inputs) -> tuple[list, list]:
+        import torch
+
+        thinker = _thinker(self.model)
+        videos = encode_videos(thinker, torch.cat([inputs[k].pixel_values_videos for k in order]).to(self.device),
+                               torch.cat([inputs[k].video_grid_thw for k in order]).to(self.device))
+        audio = encode_audio(thinker, _pad_features([inputs[k].input_features for k in order]).to(self.device),
+                             _pad_features([inputs[k].feature_attention_mask for k in order]).to(self.device),
+                             [inputs[k].placeholder_ids.count(self.tokenizer.audio_token_id) for k in order])
+        return videos, audio
 
     def choice_ids(self, choice: str) -> list[int]:
         """Single tokens that begin the answer ``choice`` ("yes", "Yes", " yes", ...): their probability mass
@@ -220,14 +310,23 @@ class QwenOmniAdapter:
             with torch.inference_mode():
                 logits = self.model(**batch, use_audio_in_video=True).logits[:, -1]
             return self._choice_scores(logits.float().log_softmax(-1), choices)
-        sequences, keys, media = self._rows(requests)
-        batch = {k: v.to(self.device) for k, v in pad_sequences(sequences, self.tokenizer.pad_token_id).items()}
         thinker = _thinker(self.model)
-        distinct = distinct_media(keys, media, self.tokenizer.audio_token_id).to(self.device)
+        rows, keys, media = [], [], []
+        for request in requests:
+            parts = self._parts(request.probe.prompt)
+            key, inputs = self._inputs(request)
+            keys.append(key)
+            media.append(inputs)
+            prefix = (*parts.before, *inputs.placeholder_ids)
+            rows.append((key, parts, prefix, inputs))
+        clips = list(dict.fromkeys(keys))
         with torch.inference_mode():
-            encoded = self._encoded(keys, media, distinct)
-            hidden = forward_hidden(thinker, batch["input_ids"], batch["attention_mask"], distinct,
-                                    self.tokenizer.video_token_id, self.tokenizer.audio_token_id, encoded)[:, -1]
+            video, audio = self._encoded(keys, media)
+            prefix_rows = [PrefixRow((key, parts.before), clips.index(key), prefix, parts.after,
+                                     self._rope.row(key, parts.before, inputs, parts.after))
+                           for key, parts, prefix, inputs in rows]
+            hidden = last_hidden(thinker, prefix_rows, video, audio, self.tokenizer.video_token_id,
+                                 self.tokenizer.audio_token_id, self.tokenizer.pad_token_id, self._prefixes)
             # the LM head only where a log-prob is needed: the answer position
             logprobs = thinker.lm_head(hidden).float().log_softmax(-1)
         return self._choice_scores(logprobs, choices)
@@ -240,13 +339,34 @@ class QwenOmniAdapter:
     def generate(self, requests: Sequence[Request], max_new_tokens: int) -> list[str]:
         import torch
 
-        batch = self._batch(requests)
         with torch.inference_mode():
+            if self.family.encode_once:  # media through the towers once per clip, not once per row
+                sequences, keys, media = self._rows(requests)
+                batch = collate(sequences, media, self.tokenizer.pad_token_id, padding_side="left")
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                clips = list(dict.fromkeys(keys))
+                video, audio = self._encoded(keys, media)
+                embeds = shared_media_embeddings(_thinker(self.model), batch["input_ids"],
+                                                 [clips.index(k) for k in keys], video, audio,
+                                                 self.tokenizer.video_token_id, self.tokenizer.audio_token_id)
+                for name in ("pixel_values_videos", "input_features"):
+                    batch.pop(name)
+                batch["inputs_embeds"] = embeds
+            else:
+                batch = self._batch(requests)
             output = self.model.generate(**batch, use_audio_in_video=True, max_new_tokens=max_new_tokens,
                                          do_sample=False, pad_token_id=self.tokenizer.pad_token_id,
                                          eos_token_id=self.tokenizer.eos_token_id)
-        new = output[:, batch["input_ids"].shape[1]:]
+        new = output[:, batch["input_ids"].shape[1]:]  # with input_ids given, the output starts with them
         return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What :meth:`QwenOmniAdapter.prepare` hands the runner for a probe: its featurizer key and media inputs."""
+
+    key: tuple
+    inputs: MediaInputs
 
 
 def _thinker(model):

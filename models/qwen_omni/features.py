@@ -5,18 +5,34 @@ placeholder, which yields the pixel patches, the mel features and the expanded p
 tokens interleaved in 2 s chunks, as the model was trained with use_audio_in_video). A prompt's ids are then the
 chat template's text before the placeholder + those ids + the text after it, so N questions about one clip cost one
 featurization instead of N.
+
+Featurized media can also live on disk (:class:`FeatureStore`, exact fp32 tensors keyed by the files' content, the
+audio recipe and the processor's settings), so a clip used by several runs is featurized once. The pixel patches of
+one video are shared by every audio recipe played under it, in memory and on disk, and the towers encode each
+distinct video once per batch (:func:`distinct_media`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from acpo_bench.media import Media
+if TYPE_CHECKING:  # no PyAV needed to import this module (the GPU benchmark builds its inputs in memory)
+    from acpo_bench.media import Media
+
+STORE_FORMAT = 1  # bump when the on-disk layout or the meaning of a stored tensor changes
 
 
 @dataclass(frozen=True)
@@ -27,41 +43,202 @@ class MediaInputs:
     video_second_per_grid: torch.Tensor  # (1,)
     input_features: torch.Tensor  # (1, mel, frames)
     feature_attention_mask: torch.Tensor  # (1, frames)
+    video_key: str | None = None  # names the patches: equal keys, equal patches (one video under several audios)
+
+
+class _LRU:
+    """A small thread-safe LRU dict (values are computed outside the lock by the caller)."""
+
+    def __init__(self, max_items: int) -> None:
+        self.max_items = max_items
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            return None
+
+    def put(self, key, value):
+        """Store ``value`` unless another thread stored one first; returns the stored value."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            self._items[key] = value
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def processor_settings(processor, videos_kwargs: dict | None) -> dict:
+    """Everything about a processor that changes its output for given frames and audio: its sub-processors'
+    settings, the ids of the multimodal tokens, the per-call video kwargs and the transformers version."""
+    import transformers
+
+    parts = processor.to_dict()
+    parts.pop("chat_template", None)
+    tokenizer = processor.tokenizer
+    names = [getattr(processor, a, None) for a in ("video_token", "audio_token", "audio_bos_token", "audio_eos_token",
+                                                   "vision_bos_token", "vision_eos_token", "image_token")]
+    names = [n for n in names if isinstance(n, str)]
+    return {"format": STORE_FORMAT, "processor": parts, "token_ids": dict(zip(names, tokenizer.convert_tokens_to_ids(
+        names), strict=True)), "videos_kwargs": videos_kwargs or {}, "transformers": transformers.__version__}
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+class FeatureStore:
+    """Featurized media on disk under ``root/<settings digest>/``: ``video/<id>.safetensors`` (pixel patches and
+    grid of one video at one frame sampling, shared by every audio recipe) and ``media/<id>.safetensors`` (mel
+    features, their mask and the placeholder ids of one (video, audio) pair). Tensors are stored exactly (fp32), so
+    answers from stored features equal answers from fresh ones. Writes go to a temporary file renamed into place, so
+    a crash or a second process never leaves a torn file; an unreadable file is ignored and rewritten."""
+
+    def __init__(self, root: str | os.PathLike[str], settings: dict, video_items: int = 64) -> None:
+        self.root = Path(root) / _digest(settings)
+        self._videos = _LRU(video_items)  # one tensor object per video, so recipes of one video share it
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def identity(video_id: str, audio_id: str) -> tuple[str, str]:
+        return (video_id, audio_id)
+
+    def _paths(self, identity: tuple[str, str]) -> tuple[Path, Path]:
+        video_id, audio_id = identity
+        return (self.root / "video" / f"{_digest(video_id)}.safetensors",
+                self.root / "media" / f"{_digest([video_id, audio_id])}.safetensors")
+
+    def load(self, identity: tuple[str, str]) -> MediaInputs | None:
+        from safetensors.torch import load_file
+
+        video_path, media_path = self._paths(identity)
+        try:
+            video = self._videos.get(video_path) or self._videos.put(video_path, load_file(video_path))
+            media = load_file(media_path)
+        except Exception:  # missing, or unreadable (torn by something other than our atomic writes): recompute
+            self.misses += 1
+            for path in (video_path, media_path):  # a file at its final name is complete unless damaged
+                if path.exists() and not _readable(path):
+                    path.unlink(missing_ok=True)
+            return None
+        self.hits += 1
+        return MediaInputs(
+            placeholder_ids=tuple(media["placeholder_ids"].tolist()),
+            pixel_values_videos=video["pixel_values_videos"], video_grid_thw=video["video_grid_thw"],
+            video_second_per_grid=media["video_second_per_grid"], input_features=media["input_features"],
+            feature_attention_mask=media["feature_attention_mask"],
+            video_key=f"store:{self.root.name}:{video_path.stem}")
+
+    def save(self, identity: tuple[str, str], inputs: MediaInputs) -> None:
+        video_path, media_path = self._paths(identity)
+        if not video_path.exists():
+            _atomic_save({"pixel_values_videos": inputs.pixel_values_videos,
+                          "video_grid_thw": inputs.video_grid_thw}, video_path)
+        _atomic_save({"placeholder_ids": torch.tensor(inputs.placeholder_ids, dtype=torch.long),
+                      "video_second_per_grid": inputs.video_second_per_grid, "input_features": inputs.input_features,
+                      "feature_attention_mask": inputs.feature_attention_mask}, media_path)
+
+    def disk_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.root.rglob("*.safetensors")) if self.root.exists() else 0
+
+
+def _readable(path: Path) -> bool:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(path, framework="pt") as handle:
+            return all(handle.get_tensor(name) is not None for name in handle.keys())  # noqa: SIM118
+    except Exception:
+        return False
+
+
+def _atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class Featurizer:
-    """Media -> :class:`MediaInputs` through the checkpoint's processor, cached by media key."""
+    """Media -> :class:`MediaInputs` through the checkpoint's processor, cached in memory by media key (and on disk
+    by file content when given a :class:`FeatureStore`). Thread-safe: the runner featurizes in worker threads."""
 
-    def __init__(self, processor, videos_kwargs: dict | None = None, max_items: int = 1024) -> None:
+    def __init__(self, processor, videos_kwargs: dict | None = None, max_items: int = 1024,
+                 store: FeatureStore | None = None) -> None:
         self.processor = processor
         self.videos_kwargs = dict(videos_kwargs or {})
         self.video_token = processor.tokenizer.video_token
-        self._cached = functools.lru_cache(maxsize=max_items)(self._compute)
-        self._media: dict[tuple, Media] = {}
+        self.store = store
+        self._items = _LRU(max_items)
+        self._videos = _LRU(max(16, max_items // 8))  # pixel patches by frame content: one object per video
+        self.computed = 0
 
     def __call__(self, key: tuple, media: Media) -> MediaInputs:
-        self._media[key] = media  # lru_cache needs hashable arguments; the arrays travel beside the key
-        try:
-            return self._cached(key)
-        finally:
-            self._media.pop(key, None)
+        return self.get(key, lambda: media)
 
-    def _compute(self, key: tuple) -> MediaInputs:
-        media = self._media[key]
+    def get(self, key: tuple, load: Callable[[], Media], identity: tuple[str, str] | None = None) -> MediaInputs:
+        """The inputs for ``key``: from memory, else from the store (by ``identity``, when both are given), else
+        computed from ``load()``'s media (and stored)."""
+        found = self._items.get(key)
+        if found is not None:
+            return found
+        inputs = self.store.load(identity) if self.store is not None and identity is not None else None
+        if inputs is None:
+            inputs = self.compute(load())
+            if self.store is not None and identity is not None:
+                self.store.save(identity, inputs)
+        return self._items.put(key, inputs)
+
+    def compute(self, media: Media) -> MediaInputs:
         fps = len(media.frames) / media.duration if media.duration > 0 else 2.0
         out = self.processor(
             text=[self.video_token], videos=[media.frames], audio=[media.audio], audio_from_video_indices=[0],
             load_audio_from_video=True, return_tensors="pt",
             videos_kwargs={**self.videos_kwargs, "fps": fps},
         )
+        self.computed += 1
+        pixels = out["pixel_values_videos"]
+        # the same frames give the same patches whatever audio plays under them: keep one tensor per video, so a
+        # batch's distinct videos (not only its distinct (video, audio) pairs) go through the vision tower once
+        frames = np.ascontiguousarray(media.frames)
+        video_key = "frames:" + _digest([hashlib.blake2b(frames.data, digest_size=16).hexdigest(), frames.shape, fps])
+        stored = self._videos.get(video_key) or self._videos.put(video_key, (pixels, out["video_grid_thw"]))
+        if stored[0] is not pixels:
+            if stored[0].shape == pixels.shape and torch.equal(stored[0], pixels) and torch.equal(
+                    stored[1], out["video_grid_thw"]):
+                pixels = stored[0]
+            else:  # same frames, other patches (cannot happen with one processor): do not share
+                video_key = None
         return MediaInputs(
+            video_key=video_key,
             placeholder_ids=tuple(out["input_ids"][0].tolist()),
-            pixel_values_videos=out["pixel_values_videos"],
+            pixel_values_videos=pixels,
             video_grid_thw=out["video_grid_thw"],
             video_second_per_grid=torch.as_tensor(out["video_second_per_grid"]).reshape(1),
             input_features=out["input_features"],
             feature_attention_mask=out["feature_attention_mask"],
         )
+
+    def cache_clear(self) -> None:
+        self._items.clear()
+        self._videos.clear()
 
 
 @dataclass(frozen=True)
@@ -126,20 +303,23 @@ def frames_key(media: Media) -> tuple:
 
 @dataclass(frozen=True)
 class DistinctMedia:
-    """The distinct clips of a batch, stacked, and for every row the index of its clip among them."""
+    """The distinct clips of a batch, stacked, and for every row the index of its clip among them. A video shown
+    under several audio tracks is stacked once (``pixel_values_videos`` holds the distinct videos; ``video_of``
+    maps each clip to its video)."""
 
-    pixel_values_videos: torch.Tensor
+    pixel_values_videos: torch.Tensor  # the distinct videos' patches
     video_grid_thw: torch.Tensor  # (clips, 3)
     video_second_per_grid: torch.Tensor  # (clips,)
     input_features: torch.Tensor  # (clips, mel, frames)
     feature_attention_mask: torch.Tensor  # (clips, frames)
     audio_tokens: torch.Tensor  # (clips,) audio placeholder tokens per clip
     rows: torch.Tensor  # (batch,) clip index of each row
+    video_of: torch.Tensor | None = None  # (clips,) distinct-video index of each clip (None: one video per clip)
 
     def to(self, device) -> DistinctMedia:
-        return DistinctMedia(*(t.to(device) for t in (self.pixel_values_videos, self.video_grid_thw,
-                                                       self.video_second_per_grid, self.input_features,
-                                                       self.feature_attention_mask, self.audio_tokens, self.rows)))
+        return DistinctMedia(*(t.to(device) if t is not None else None for t in (
+            self.pixel_values_videos, self.video_grid_thw, self.video_second_per_grid, self.input_features,
+            self.feature_attention_mask, self.audio_tokens, self.rows, self.video_of)))
 
     def per_row(self) -> dict[str, torch.Tensor]:
         """What the position ids need for every row (no pixels or mel: those are encoded once per clip)."""
@@ -157,23 +337,47 @@ def distinct_media(keys: Sequence[tuple], media: Sequence[MediaInputs], audio_to
             first[key] = len(distinct)
             distinct.append(inputs)
         rows.append(first[key])
+    # clips with one video key show one video (the featurizer and the store name the patches by content)
+    video_index: dict = {}
+    videos, video_of = [], []
+    for inputs in distinct:
+        name = inputs.video_key or id(inputs)
+        if name not in video_index:
+            video_index[name] = len(videos)
+            videos.append(inputs.pixel_values_videos)
+        video_of.append(video_index[name])
     return DistinctMedia(
-        pixel_values_videos=torch.cat([m.pixel_values_videos for m in distinct]),
+        pixel_values_videos=torch.cat(videos),
         video_grid_thw=torch.cat([m.video_grid_thw for m in distinct]),
         video_second_per_grid=torch.cat([m.video_second_per_grid for m in distinct]),
         input_features=_pad_features([m.input_features for m in distinct]),
         feature_attention_mask=_pad_features([m.feature_attention_mask for m in distinct]),
         audio_tokens=torch.tensor([m.placeholder_ids.count(audio_token_id) for m in distinct]),
         rows=torch.tensor(rows),
+        video_of=torch.tensor(video_of),
     )
 
 
+def encode_videos(thinker, pixel_values_videos: torch.Tensor, video_grid_thw: torch.Tensor) -> list[torch.Tensor]:
+    """Vision-tower embeddings of stacked videos (one call), one tensor per video."""
+    return list(thinker.model.get_video_features(pixel_values_videos, video_grid_thw).pooler_output)
+
+
+def encode_audio(thinker, input_features: torch.Tensor, feature_attention_mask: torch.Tensor,
+                 audio_tokens: Sequence[int]) -> list[torch.Tensor]:
+    """Audio-tower embeddings of stacked clips (one call), one tensor per clip."""
+    audio = thinker.model.get_audio_features(input_features, feature_attention_mask).last_hidden_state
+    return list(torch.split(audio, list(audio_tokens)))
+
+
 def encode_media(thinker, media: DistinctMedia) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Each distinct clip's video and audio embeddings, from one call per tower."""
-    base = thinker.model
-    video = base.get_video_features(media.pixel_values_videos, media.video_grid_thw).pooler_output
-    audio = base.get_audio_features(media.input_features, media.feature_attention_mask).last_hidden_state
-    return list(video), list(torch.split(audio, media.audio_tokens.tolist()))
+    """Each distinct clip's video and audio embeddings, from one call per tower (each distinct video once)."""
+    video_of = media.video_of if media.video_of is not None else torch.arange(len(media.video_grid_thw))
+    order = video_of.tolist()
+    first = [order.index(v) for v in range(max(order) + 1)]
+    videos = encode_videos(thinker, media.pixel_values_videos, media.video_grid_thw[first])
+    audio = encode_audio(thinker, media.input_features, media.feature_attention_mask, media.audio_tokens.tolist())
+    return [videos[v] for v in order], audio
 
 
 def shared_media_embeddings(thinker, input_ids: torch.Tensor, rows: Sequence[int], video: Sequence[torch.Tensor],
@@ -198,11 +402,13 @@ def shared_media_embeddings(thinker, input_ids: torch.Tensor, rows: Sequence[int
 
 def forward_hidden(thinker, input_ids: torch.Tensor, attention_mask: torch.Tensor, media: DistinctMedia,
                    video_token_id: int, audio_token_id: int,
-                   encoded: tuple[Sequence[torch.Tensor], Sequence[torch.Tensor]] | None = None) -> torch.Tensor:
+                   encoded: tuple[Sequence[torch.Tensor], Sequence[torch.Tensor]] | None = None,
+                   position_ids: torch.Tensor | None = None) -> torch.Tensor:
     """Last hidden states of the language model for a batch whose media are encoded once per clip (or were
-    encoded before: ``encoded`` holds the distinct clips' video and audio embeddings)."""
+    encoded before: ``encoded`` holds the distinct clips' video and audio embeddings). ``position_ids`` (3, batch,
+    length), e.g. from :class:`RopeIndex`, spare the model its own per-row computation."""
     video, audio = encoded if encoded is not None else encode_media(thinker, media)
     embeds = shared_media_embeddings(thinker, input_ids, media.rows.tolist(), video, audio, video_token_id,
                                      audio_token_id)
     return thinker.model(input_ids=input_ids, inputs_embeds=embeds, attention_mask=attention_mask,
-                         use_audio_in_video=True, **media.per_row()).last_hidden_state
+                         use_audio_in_video=True, position_ids=position_ids, **media.per_row()).last_hidden_state
