@@ -137,12 +137,19 @@ def test_collator_builds_three_sequences_plus_replay(tiny_checkpoint, pairs_dir)
     rows = [pairs[i] for i in range(3)]
     collator = PairCollator(processor, small_config(), [dict(r) for r in rows], seed=0)
     batch = collator(rows)
-    assert batch["input_ids"].shape[0] == 3 * 3 + 4
+    packing = batch["packing"]
+    assert int(packing["n_rows"]) == 3 * 3 + 4
     assert int(batch["n_pairs"]) == 3
+    # y+|a and y-|a share clip, audio and prompt: one packed sequence holds both answers; y+|a' has its own
+    sequence_of = dict(zip(packing["target_owner"].tolist(), packing["target_rows"].tolist(), strict=False))
+    for i in range(3):
+        assert sequence_of[i] == sequence_of[3 + i] != sequence_of[6 + i]
+    assert batch["input_ids"].shape[0] == 3 + 3 + 4
     media = batch["media"]
-    assert media["rows"].shape[0] == 13
-    # y+|a and y-|a share one clip encoding; y+|a' uses another
-    assert media["rows"][0] == media["rows"][3] and media["rows"][0] != media["rows"][6]
+    assert media["rows"].shape[0] == batch["input_ids"].shape[0]
+    # ... and y+|a' plays the same video under other audio: two clips, one video through the vision tower
+    clip_a, clip_swapped = media["rows"][sequence_of[0]], media["rows"][sequence_of[6]]
+    assert clip_a != clip_swapped and media["video_of"][clip_a] == media["video_of"][clip_swapped]
     assert collator(rows)["input_ids"].equal(batch["input_ids"]), "replay rows are a function of the batch"
 
 

@@ -24,12 +24,12 @@ from transformers import Trainer
 
 from acpo_bench.media import MediaSpec
 from acpo_bench.media_store import MediaStore
-from acpo_bench.models.qwen_omni.features import DistinctMedia, Featurizer, collate, distinct_media, prompt_parts
+from acpo_bench.models.qwen_omni.features import DistinctMedia, Featurizer, distinct_media, prompt_parts
 from acpo_bench.schemas import stable_hash
 from acpo_bench.tasks._probes import prompts
 from acpo_bench.training.losses import OUTPUT_LOSSES, LossWeights, SequenceLogps, acpo_loss, nll
 from acpo_bench.training.pairs import KINDS, recipe_from_json
-from acpo_bench.training.scorer import AnswerScorer
+from acpo_bench.training.scorer import AnswerScorer, pack_rows
 
 OBJECTIVES = ("output", "input", "both")
 REFERENCES = ("frozen", "adapter_disabled", "precomputed")
@@ -118,7 +118,8 @@ class PairSampler(torch.utils.data.IterableDataset):
 
 
 class PairCollator:
-    """Pairs -> one batch of rows [y+|a ... | y-|a ... | y+|a' ... | replay ...] with answer labels and media."""
+    """Pairs -> one batch of rows [y+|a ... | y-|a ... | y+|a' ... | replay ...] with their answers and media, rows
+    that share a prompt and media packed into one sequence (``training.scorer.pack_rows``)."""
 
     def __init__(self, processor, config: ACPOConfig, replay_clips: list[dict], seed: int,
                  videos_kwargs: dict | None = None) -> None:
@@ -176,18 +177,19 @@ class PairCollator:
         rows += [(p["prompt"], p["chosen"], p["video"], p["video_id"], p["contrast_audio"]) for p in pairs]
         if self.config.sft_replay:
             rows += self.replay_rows(pairs)
-        sequences, labels, keys, media = [], [], [], []
+        prompts, answers, keys, media = [], [], [], []
         for prompt, answer, video, video_id, audio in rows:
             before, after, answer_ids = self.encode(prompt, answer)
             key, inputs = self.media(video, video_id, audio)
-            ids = (*before, *inputs.placeholder_ids, *after, *answer_ids)
-            sequences.append(ids)
-            labels.append((-100,) * (len(ids) - len(answer_ids)) + answer_ids)
+            prompts.append((*before, *inputs.placeholder_ids, *after))
+            answers.append(answer_ids)
             keys.append(key)
             media.append(inputs)
-        batch = collate(sequences, media, self.tokenizer.pad_token_id, padding_side="right", labels=labels)
-        distinct = distinct_media(keys, media, self.tokenizer.audio_token_id)
-        out = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "labels": batch["labels"],
+        # y+|a and y-|a share clip, audio and prompt: one packed sequence holds both answers
+        packing, firsts = pack_rows(prompts, answers, keys, self.tokenizer.pad_token_id)
+        distinct = distinct_media([keys[i] for i in firsts], [media[i] for i in firsts], self.tokenizer.audio_token_id)
+        out = {"input_ids": packing.pop("input_ids"), "attention_mask": packing.pop("attention_mask"),
+               "packing": packing,
                "media": {k: v.float() if v.is_floating_point() else v for k, v in distinct.__dict__.items()},
                "n_pairs": torch.tensor(len(pairs))}
         if self.config.reference == "precomputed":
@@ -199,28 +201,43 @@ class PairCollator:
 class ACPOTrainer(Trainer):
     """transformers.Trainer with the ACPO loss; overrides only the public compute_loss and log."""
 
-    def __init__(self, *args, acpo: ACPOConfig, ref_scorer: AnswerScorer | None = None, **kwargs) -> None:
+    def __init__(self, *args, acpo: ACPOConfig, ref_scorer: AnswerScorer | None = None,
+                 ref_towers_equal: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.acpo = acpo
         self.weights = acpo.loss_weights()
         self.ref_scorer = ref_scorer
+        self.ref_towers_equal = ref_towers_equal  # the frozen reference is a copy of the policy before training
         self._terms: dict[str, list[float]] = defaultdict(list)
 
-    def reference_logps(self, model, inputs: dict, media: DistinctMedia) -> torch.Tensor:
+    def reference_logps(self, model, inputs: dict, media: DistinctMedia, encoded=None) -> torch.Tensor:
         if "ref_logps" in inputs:
             return None
+        args = (inputs["input_ids"], inputs["attention_mask"], None, media, inputs["packing"], encoded)
         with torch.no_grad():
             if self.acpo.reference == "adapter_disabled":
                 scorer = self.accelerator.unwrap_model(model)
                 with scorer.thinker.disable_adapter():
-                    return scorer(inputs["input_ids"], inputs["attention_mask"], inputs["labels"], media)[0]
-            return self.ref_scorer(inputs["input_ids"], inputs["attention_mask"], inputs["labels"], media)[0]
+                    return scorer(*args)[0]
+            return self.ref_scorer(*args)[0]
+
+    def shared_encoding(self, model, inputs: dict, media: DistinctMedia):
+        """Tower outputs computed once for policy and reference, when the towers are frozen (LoRA on the language
+        model) and the reference's towers are the policy's weights (adapters disabled, or a frozen copy made before
+        training): then both forwards would encode the very same media with the very same weights."""
+        scorer = self.accelerator.unwrap_model(model)
+        if "ref_logps" in inputs or not scorer.towers_frozen():
+            return None
+        if self.acpo.reference == "frozen" and not self.ref_towers_equal:
+            return None
+        return scorer.encode(media)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         n = int(inputs["n_pairs"])
         media = DistinctMedia(**inputs["media"])
-        logps, counts = model(inputs["input_ids"], inputs["attention_mask"], inputs["labels"], media)
-        ref = self.reference_logps(model, inputs, media)
+        encoded = self.shared_encoding(model, inputs, media)
+        logps, counts = model(inputs["input_ids"], inputs["attention_mask"], None, media, inputs["packing"], encoded)
+        ref = self.reference_logps(model, inputs, media, encoded)
         if ref is None:
             ref_chosen, ref_rejected, ref_swapped = inputs["ref_logps"].T
         else:
@@ -301,7 +318,8 @@ def train(checkpoint: str | Path, pairs_dir: str | Path, output_dir: str | Path,
     trainer = ACPOTrainer(model=scorer, args=args, train_dataset=PairSampler(pairs, config),
                           data_collator=PairCollator(processor, config, replay_clips, config.seed,
                                                      checkpoint_settings(Path(checkpoint)).get("videos_kwargs")),
-                          callbacks=[RichProgress("ACPO", show_progress)], acpo=config, ref_scorer=ref_scorer)
+                          callbacks=[RichProgress("ACPO", show_progress)], acpo=config, ref_scorer=ref_scorer,
+                          ref_towers_equal=True)
     trainer.remove_callback(PrinterCallback)
     if ref_scorer is not None:
         ref_scorer.to(trainer.args.device)
@@ -401,8 +419,8 @@ def precompute_reference(checkpoint: str | Path, pairs_dir: str | Path, frames: 
         rows = [pairs[i] for i in range(start, min(start + batch_pairs, len(pairs)))]
         batch = collator(rows)
         with torch.no_grad():
-            logps, _ = scorer(batch["input_ids"], batch["attention_mask"], batch["labels"],
-                              DistinctMedia(**batch["media"]))
+            logps, _ = scorer(batch["input_ids"], batch["attention_mask"], None, DistinctMedia(**batch["media"]),
+                              batch["packing"])
         n = len(rows)
         for name, part in zip(columns, (logps[:n], logps[n:2 * n], logps[2 * n:3 * n]), strict=True):
             columns[name] += part.tolist()
