@@ -1,123 +1,344 @@
-"""Evaluation throughput: our path against the one-probe-at-a-time generate loop, on the same probes, in one run.
+"""Evaluation throughput: our yes/no path against the one-probe-at-a-time generate loop and a plain batched forward,
+on the same probes and the same model, in one run.
 
-Ours: yes/no probes answered from the yes/no token log-probs in batched forwards (media featurized once per clip
-and encoded once per batch), open probes by batched greedy generation with left padding. The alternative is what
-lmms-eval's omni wrappers do: for every probe, run the processor on the full input and call generate alone.
-Both answer the same probes with the same checkpoint; the script checks the answers agree and prints the ratio.
+    python benchmarks/eval_throughput.py --size tiny [--json out.json]              # CPU, the embedded model
+    python benchmarks/eval_throughput.py --size 7b --json out.json                  # GPU, real dimensions
 
-    python benchmarks/eval_throughput.py --size tiny [--probes 512] [--json out.json]
+- ours: yes/no from the yes/no token log-probs (QwenOmniAdapter.score_choices): inputs from the feature store,
+  each clip's towers and text-before-plus-media prefix run once for all its questions, rope positions from a cache,
+  the LM head at the answer position only.
+- plain batched forward: the same rows as full sequences through the language model in one batch (towers once per
+  clip, the model's own rope index): the path before the prefix was shared.
+- one-by-one generate (lmms-eval's omni wrappers): for every probe the processor on the whole input, then greedy
+  generation alone.
+Also measured: the bf16 (fp32 on CPU) matmul rate of this device, featurization and feature-store reads per clip,
+and the FLOP rate of our path and of a batched full forward (MFU, FLOPs counted as gpu-anchor.md does).
 
-(--size 3b|7b, real dimensions with random weights on a GPU, belongs to the performance work; see
-docs/benchmarks.md.)
+--size tiny reads the default synthetic suite's probes and decodes its mp4s (answers compared with the one-by-one
+loop's); --inputs synthetic (default for 3b/7b) builds random clips in memory, which is what the GPU image can do.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
-from rich.console import Console
-from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import realsize
 
 from acpo_bench.adapter import Request
-from acpo_bench.media_store import MediaStore
-from acpo_bench.models.qwen_omni.adapter import FAMILIES, TINY_CHECKPOINT, QwenOmniAdapter
+from acpo_bench.models.qwen_omni.adapter import FAMILIES, QwenOmniAdapter, _thinker
+from acpo_bench.models.qwen_omni.features import (
+    FeatureStore,
+    Featurizer,
+    distinct_media,
+    encode_media,
+    forward_hidden,
+    processor_settings,
+)
 from acpo_bench.parsing import parse_yes_no
-from acpo_bench.registry import resolve
-from acpo_bench.runner import build_probes
-from acpo_bench.synth.generate import default_world
-from acpo_bench.tasks import BUILTIN
+from acpo_bench.schemas import AudioRecipe, Probe
 
 
-def probes_for(count: int, open_share: float):
+def world_probes(count: int, spec):
+    """The first ``count`` yes/no probes of the default suite in the runner's order (by media: ~20 questions per
+    (video, audio) pair, as in a whole run), with their decoded media."""
+    from acpo_bench.media_store import MediaStore
+    from acpo_bench.registry import resolve
+    from acpo_bench.runner import build_probes
+    from acpo_bench.synth.generate import default_world
+    from acpo_bench.tasks import BUILTIN
+
     world = default_world(show_progress=False)
     tasks = {name: resolve(target) for name, target in BUILTIN.items()}
     probes = sorted({p.probe_id: p for ps, _ in build_probes(tasks, world, 0).values() for p in ps}.values(),
                     key=lambda p: (p.media_key, p.probe_id))
     yes_no = [p for p in probes if p.kind == "yes_no"]
-    open_ = [p for p in probes if p.kind != "yes_no"]
-    n_open = int(count * open_share)
-    step_yn, step_open = max(1, len(yes_no) // (count - n_open)), max(1, len(open_) // max(1, n_open))
-    return yes_no[::step_yn][: count - n_open], open_[::step_open][:n_open]
+    chosen = yes_no[:count]
+    store = MediaStore(spec)
+    return chosen, {p.media_key: store.load(p.video, p.video_id, p.audio) for p in chosen}, probes
 
 
-def ours(adapter: QwenOmniAdapter, requests_yn, requests_open, batch_size: int, max_new_tokens: int):
-    answers = {}
+def decode_rates(adapter: QwenOmniAdapter, probes, store_dir: Path, workers: int) -> dict:
+    """Media of a whole suite: every distinct (video, audio recipe) of ``probes`` decoded from its mp4 (PyAV, fresh
+    caches: cold but for the OS page cache) then featurized, in ``workers`` threads as the runner does; then the same
+    inputs read back from the feature store (warm). Clips per second of each stage."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from acpo_bench.media_store import MediaStore
+
+    first = {p.media_key: p for p in probes}
+    media_store = MediaStore(adapter.media_spec, max_items=len(first) + 1)
+    featurizer = Featurizer(adapter.processor, adapter.featurizer.videos_kwargs, max_items=len(first) + 1)
+    store = FeatureStore(store_dir, processor_settings(adapter.processor, adapter.featurizer.videos_kwargs))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        start = time.perf_counter()
+        media = list(pool.map(lambda p: media_store.load(p.video, p.video_id, p.audio), first.values()))
+        decode_s = time.perf_counter() - start
+        start = time.perf_counter()
+        inputs = list(pool.map(featurizer.compute, media))
+        featurize_s = time.perf_counter() - start
+        for key, item in zip(first, inputs, strict=True):
+            store.save((key[0], key[1]), item)
+        start = time.perf_counter()
+        list(pool.map(lambda key: store.load((key[0], key[1])), first))
+        warm_s = time.perf_counter() - start
+    n = len(first)
+    return {"suite_media": n, "suite_videos": len({k[0] for k in first}), "decode_workers": workers,
+            "cold_decode_clips_per_s": round(n / decode_s, 1),
+            "cold_decode_featurize_clips_per_s": round(n / (decode_s + featurize_s), 1),
+            "warm_store_clips_per_s": round(n / warm_s, 1)}
+
+
+def synthetic_probes(size: str, clips: int, per_clip: int, seed: int = 0):
+    """``per_clip`` yes/no questions about each of ``clips`` random clips (in memory)."""
+    media = realsize.synthetic_media(size, clips, seed)
+    questions = realsize.questions(per_clip)
+    probes, by_key = [], {}
+    for c in range(clips):
+        video_id = f"bench-{seed}-{c}"
+        for q, question in enumerate(questions):
+            probes.append(Probe(task="bench", clip_id=video_id, video=f"{video_id}.mp4", video_id=video_id,
+                                audio=AudioRecipe("own"), kind="yes_no", modality="audio", question="sound_of",
+                                prompt=question, paraphrase=q % 3, visible=(), audible=(), condition="own",
+                                expected="yes"))
+        by_key[(video_id, "own")] = media[c]
+    return probes, by_key
+
+
+def prepared_requests(adapter: QwenOmniAdapter, probes, media: dict, store_dir: Path) -> tuple[list, dict]:
+    """Requests whose inputs come from the feature store, and the per-clip cost of featurizing and of reading."""
+    featurizer = Featurizer(adapter.processor, adapter.featurizer.videos_kwargs)
+    store = FeatureStore(store_dir, processor_settings(adapter.processor, adapter.featurizer.videos_kwargs))
+    keys = list(dict.fromkeys(p.media_key for p in probes))
     start = time.perf_counter()
-    for i in range(0, len(requests_yn), batch_size):
-        batch = requests_yn[i:i + batch_size]
-        for request, scores in zip(batch, adapter.score_choices(batch, ("yes", "no")), strict=True):
-            answers[request.probe.probe_id] = max(scores, key=scores.get)
-    for i in range(0, len(requests_open), batch_size):
-        batch = requests_open[i:i + batch_size]
-        for request, text in zip(batch, adapter.generate(batch, max_new_tokens), strict=True):
-            answers[request.probe.probe_id] = text
-    return answers, time.perf_counter() - start
+    for key in keys:
+        store.save((key[0], key[1]), featurizer.compute(media[key]))
+    featurize_s = (time.perf_counter() - start) / len(keys)
+    start = time.perf_counter()
+    loaded = {key: store.load((key[0], key[1])) for key in keys}
+    read_s = (time.perf_counter() - start) / len(keys)
+    from acpo_bench.models.qwen_omni.adapter import Prepared
+
+    requests = [Request(p, None, (), Prepared(("bench",) + p.media_key, loaded[p.media_key])) for p in probes]
+    return requests, {"featurize_ms_per_clip": round(1000 * featurize_s, 2),
+                      "store_read_ms_per_clip": round(1000 * read_s, 2), "store_mb": round(store.disk_bytes() / 2 ** 20,
+                                                                                            1)}
 
 
-def one_by_one(adapter: QwenOmniAdapter, requests, max_new_tokens: int):
-    """The lmms-eval omni loop: processor on the whole input, then generate, one probe at a time."""
+def clear(adapter: QwenOmniAdapter) -> None:
+    adapter._video_cache.clear()
+    adapter._audio_cache.clear()
+    adapter._prefixes.clear()
+
+
+def ours(adapter: QwenOmniAdapter, requests, batch_size: int) -> list[dict]:
+    clear(adapter)
+    out = []
+    for i in range(0, len(requests), batch_size):
+        out += adapter.score_choices(requests[i:i + batch_size], ("yes", "no"))
+    return out
+
+
+def plain_forward(adapter: QwenOmniAdapter, requests) -> torch.Tensor:
+    """Full sequences in one batch through the language model (towers once per clip, the model's own rope index):
+    log-probs at the answer position, (rows, vocab)."""
+    sequences, keys, media = adapter._rows(requests)
+    from acpo_bench.models.qwen_omni.features import pad_sequences
+
+    batch = {k: v.to(adapter.device) for k, v in pad_sequences(sequences, adapter.tokenizer.pad_token_id).items()}
+    thinker = _thinker(adapter.model)
+    distinct = distinct_media(keys, media, adapter.tokenizer.audio_token_id).to(adapter.device)
+    with torch.inference_mode():
+        hidden = forward_hidden(thinker, batch["input_ids"], batch["attention_mask"], distinct,
+                                adapter.tokenizer.video_token_id, adapter.tokenizer.audio_token_id,
+                                encode_media(thinker, distinct))[:, -1]
+        return thinker.lm_head(hidden).float().log_softmax(-1)
+
+
+def one_by_one(adapter: QwenOmniAdapter, probes, media: dict, max_new_tokens: int, exact_length: bool):
+    """The lmms-eval omni loop: processor on the whole input, then generate, one probe at a time (``exact_length``:
+    always ``max_new_tokens`` tokens, as a random-weight model's replies would run to the limit anyway)."""
     processor, model = adapter.processor, adapter.model
     answers = {}
     start = time.perf_counter()
-    for request in requests:
-        text = processor.apply_chat_template(adapter._conversation(request.probe.prompt), add_generation_prompt=True,
+    for probe in probes:
+        text = processor.apply_chat_template(adapter._conversation(probe.prompt), add_generation_prompt=True,
                                              tokenize=False)
-        media = request.media
-        inputs = processor(text=[text], videos=[media.frames], audio=[media.audio], audio_from_video_indices=[0],
+        item = media[probe.media_key]
+        inputs = processor(text=[text], videos=[item.frames], audio=[item.audio], audio_from_video_indices=[0],
                            load_audio_from_video=True, return_tensors="pt",
                            videos_kwargs={**adapter.featurizer.videos_kwargs,
-                                          "fps": len(media.frames) / media.duration}).to(adapter.device)
+                                          "fps": len(item.frames) / item.duration}).to(adapter.device)
         with torch.inference_mode():
             output = model.generate(**inputs, use_audio_in_video=True, max_new_tokens=max_new_tokens,
+                                    min_new_tokens=max_new_tokens if exact_length else 0,
                                     do_sample=False, pad_token_id=adapter.tokenizer.pad_token_id,
                                     eos_token_id=adapter.tokenizer.eos_token_id)
         reply = adapter.tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
-        answers[request.probe.probe_id] = parse_yes_no(reply) if request.probe.kind == "yes_no" else reply
+        answers[probe.probe_id] = parse_yes_no(reply) if probe.kind == "yes_no" else reply
+    realsize.synchronize(adapter.device.split(":")[0])
     return answers, time.perf_counter() - start
+
+
+def flops_ours(adapter: QwenOmniAdapter, requests, counts: dict) -> float:
+    """Work our path executes: towers once per distinct video / audio, each clip's prefix once, each question's
+    text after the media, the LM head once per probe."""
+    videos, audios, prefixes, suffix_tokens = {}, {}, {}, 0
+    for r in requests:
+        inputs = r.prepared.inputs
+        parts = adapter._parts(r.probe.prompt)
+        videos[inputs.video_key] = inputs.pixel_values_videos.shape[0]
+        audios[r.prepared.key] = int(inputs.feature_attention_mask.sum()) // 2
+        prefixes[(r.prepared.key, parts.before)] = len(parts.before) + len(inputs.placeholder_ids)
+        suffix_tokens += len(parts.after)
+    return 2 * (counts["vision"] * sum(videos.values()) + counts["audio"] * sum(audios.values())
+                + counts["lm"] * (sum(prefixes.values()) + suffix_tokens) + counts["lm_head"] * len(requests))
+
+
+def flops_full(adapter: QwenOmniAdapter, requests, counts: dict) -> float:
+    """A batched full forward: towers once per clip, every row's whole sequence through the LM."""
+    sequences, keys, media = adapter._rows(requests)
+    first = dict(zip(keys, media, strict=True))
+    vision = sum(m.pixel_values_videos.shape[0] for m in first.values())
+    audio = sum(int(m.feature_attention_mask.sum()) // 2 for m in first.values())
+    return 2 * (counts["vision"] * vision + counts["audio"] * audio + counts["lm"] * sum(map(len, sequences))
+                + counts["lm_head"] * len(requests))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", choices=("tiny",), default="tiny")
-    parser.add_argument("--probes", type=int, default=512)
-    parser.add_argument("--open-share", type=float, default=0.15, help="share of open probes (the suite has ~13%%)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--max-new-tokens", type=int, default=24)
+    parser.add_argument("--size", choices=realsize.SIZES, default="tiny")
+    parser.add_argument("--inputs", choices=("world", "synthetic"), default=None,
+                        help="tiny: the default suite's mp4s (world, default) or random clips in memory")
+    parser.add_argument("--probes", type=int, default=512, help="world inputs: probes drawn from the suite")
+    parser.add_argument("--clips", type=int, default=8, help="synthetic inputs: clips")
+    parser.add_argument("--questions", type=int, default=16, help="synthetic inputs: yes/no questions per clip")
+    parser.add_argument("--batch-size", type=int, default=None, help="ours (default: 64 tiny, 32 otherwise)")
+    parser.add_argument("--forward-batch", type=int, default=None, help="rows of the batched full forward")
+    parser.add_argument("--one-by-one", type=int, default=None, help="probes through the one-by-one loop")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="one-by-one loop (default: 24 tiny, 32)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--decode-workers", type=int, default=2,
+                        help="world inputs: threads decoding the whole suite's media, cold then warm (0: skip)")
+    parser.add_argument("--layers", type=int, default=None,
+                        help="3b/7b: shrink the LM and towers to this many layers (a smoke test; runs on a CPU)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (use 1 on a CPU shared with other work)")
     parser.add_argument("--json", default=None, help="also write the numbers here")
     args = parser.parse_args()
+    realsize.set_threads(args.threads)
+    size = args.size
+    inputs = args.inputs or ("world" if size == "tiny" else "synthetic")
+    if inputs == "world" and size != "tiny":
+        parser.error("--inputs world decodes the tiny suite's mp4s; real sizes use --inputs synthetic")
+    device, dtype = realsize.device_and_dtype(size, args.layers)
+    batch_size = args.batch_size or (64 if size == "tiny" else 32)
+    max_new = args.max_new_tokens or (24 if size == "tiny" else 32)
 
-    adapter = QwenOmniAdapter(FAMILIES["qwen-omni"], TINY_CHECKPOINT, {}, None)
-    yes_no, open_ = probes_for(args.probes, args.open_share)
-    store = MediaStore(adapter.media_spec)
-    requests_yn = [Request(p, store.load(p.video, p.video_id, p.audio)) for p in yes_no]
-    requests_open = [Request(p, store.load(p.video, p.video_id, p.audio)) for p in open_]
-    ours(adapter, requests_yn[:8], requests_open[:2], args.batch_size, args.max_new_tokens)  # warm-up
-    adapter.featurizer._cached.cache_clear()  # ours pays its featurization inside the timed run too
-    fast, fast_s = ours(adapter, requests_yn, requests_open, args.batch_size, args.max_new_tokens)
-    slow, slow_s = one_by_one(adapter, requests_yn + requests_open, args.max_new_tokens)
-    agree = sum(fast[k] == slow[k] for k in slow)
-    n = len(slow)
+    env = realsize.environment(device)
+    rate = realsize.matmul_rate(device, dtype)
+    model, processor, settings = realsize.build_model(size, layers=args.layers)
+    adapter = QwenOmniAdapter.in_memory(FAMILIES["qwen-omni"], model, processor, settings,
+                                        {"feature_cache": "false"}, {"size": size})
+    counts = realsize.parameter_counts(model)
+    decoding = {}
+    if inputs == "world":
+        yes_no, media, suite = world_probes(args.probes, adapter.media_spec)
+        if args.decode_workers:
+            with tempfile.TemporaryDirectory() as store_dir:
+                decoding = decode_rates(adapter, suite, Path(store_dir), args.decode_workers)
+        slow_probes = yes_no[:: max(1, len(yes_no) // (args.one_by_one or len(yes_no)))][: args.one_by_one]
+        warm_probes = yes_no[:8]
+    else:
+        yes_no, media = synthetic_probes(size, args.clips, args.questions, seed=0)
+        warm, warm_media = synthetic_probes(size, 2, 4, seed=1)
+        media.update(warm_media)
+        slow_probes = yes_no[:: args.questions][: args.one_by_one or (4 if size != "tiny" else len(yes_no))]
+        warm_probes = warm
+    with tempfile.TemporaryDirectory() as store_dir:
+        requests, store_costs = prepared_requests(adapter, yes_no + warm_probes, media, Path(store_dir))
+    timed_requests, warm_requests = requests[:len(yes_no)], requests[len(yes_no):]
+
+    ours(adapter, warm_requests, batch_size)  # warm-up: kernels, allocator (other clips than the timed ones)
+    ours_s, scores = realsize.timed(lambda: ours(adapter, timed_requests, batch_size), device, args.repeats, 0)
+    n = len(timed_requests)
+
+    forward_rows = args.forward_batch or min(batch_size if size == "tiny" else 16, n)  # 16: the anchor's batch
+    step = max(1, n // forward_rows)
+    rows = timed_requests[::step][:forward_rows]
+    plain_forward(adapter, warm_requests)
+    full_s, plain = realsize.timed(lambda: plain_forward(adapter, rows), device, args.repeats, 0)
+    own_scores = [scores[timed_requests.index(r)] for r in rows]
+    diff = max(abs(float(torch.logsumexp(row[adapter.choice_ids(c)], 0)) - s[c])
+               for row, s in zip(plain, own_scores, strict=True) for c in ("yes", "no"))
+    agree_plain = sum(max(s, key=s.get) == ("yes" if torch.logsumexp(row[adapter.choice_ids("yes")], 0)
+                                            > torch.logsumexp(row[adapter.choice_ids("no")], 0) else "no")
+                      for row, s in zip(plain, own_scores, strict=True))
+
+    exact = size != "tiny"
+    one_by_one(adapter, warm_probes[:1], media, max_new, exact)  # warm-up
+    slow, slow_s = one_by_one(adapter, slow_probes, media, max_new, exact)
+    ours_answers = {r.probe.probe_id: max(s, key=s.get) for r, s in zip(timed_requests, scores, strict=True)}
+    agree = sum(ours_answers[k] == v for k, v in slow.items())
+
+    ours_flops, full_flops = flops_ours(adapter, timed_requests, counts), flops_full(adapter, rows, counts)
     result = {
-        "machine": f"{platform.node()} · {platform.processor() or platform.machine()} · "
-                   f"{torch.get_num_threads()} threads", "torch": torch.__version__,
-        "size": args.size, "probes": n, "yes_no": len(requests_yn), "open": len(requests_open),
-        "ours_probes_per_s": round(n / fast_s, 1), "one_by_one_probes_per_s": round(n / slow_s, 1),
-        "ratio": round(slow_s / fast_s, 2), "identical_answers": agree, "batch_size": args.batch_size,
+        "size": size, "layers": args.layers, "inputs": inputs, "device": env.get("gpu", env["cpu"]),
+        "dtype": str(dtype).split(".")[-1],
+        "env": env, "parameters": counts, "matmul_tflops": round(rate / 1e12, 3),
+        "probes": n, "clips": len({r.prepared.key for r in timed_requests}), "batch_size": batch_size,
+        "prompt_tokens_mean": round(sum(map(len, adapter._rows(rows)[0])) / len(rows), 1),
+        **store_costs,
+        "ours_probes_per_s": round(n / ours_s, 2), "ours_s": round(ours_s, 4),
+        "ours_tflops": round(ours_flops / ours_s / 1e12, 4), "ours_mfu": round(ours_flops / ours_s / rate, 4),
+        "forward_rows": len(rows), "forward_s": round(full_s, 4),
+        "forward_probes_per_s": round(len(rows) / full_s, 2),
+        "forward_tflops": round(full_flops / full_s / 1e12, 4), "forward_mfu": round(full_flops / full_s / rate, 4),
+        "one_by_one_probes": len(slow), "one_by_one_max_new_tokens": max_new,
+        "one_by_one_probes_per_s": round(len(slow) / slow_s, 3),
+        "ratio_vs_one_by_one": round((n / ours_s) / (len(slow) / slow_s), 1),
+        "ratio_vs_forward": round((n / ours_s) / (len(rows) / full_s), 2),
+        "max_abs_logprob_diff_vs_forward": diff, "answers_equal_forward": f"{agree_plain}/{len(rows)}",
+        "answers_equal_one_by_one": f"{agree}/{len(slow)}",
+        "peak_memory_gb": round(realsize.peak_memory_gb(device), 2), **decoding,
     }
-    table = Table(title="eval throughput (same probes, same checkpoint)", title_justify="left")
-    for column in ("path", "probes/s", "wall s"):
-        table.add_column(column, justify="right")
-    table.add_row("ours (loglik yes/no + batched generate)", f"{n / fast_s:.1f}", f"{fast_s:.2f}")
-    table.add_row("one-by-one generate (lmms-eval style)", f"{n / slow_s:.1f}", f"{slow_s:.2f}")
-    Console().print(table)
-    Console().print(f"ratio {result['ratio']}x · identical answers {agree}/{n}")
+    print_table(result)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=1)
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+
+
+def print_table(r: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"eval throughput · {r['size']} · {r['device']} · {r['dtype']} · "
+                        f"matmul {r['matmul_tflops']} TFLOP/s", title_justify="left")
+    for column in ("path", "probes/s", "TFLOP/s", "MFU", "vs one-by-one"):
+        table.add_column(column, justify="right")
+    base = r["one_by_one_probes_per_s"]
+    table.add_row(f"ours: yes/no, shared prefix (batch {r['batch_size']})", f"{r['ours_probes_per_s']}",
+                  f"{r['ours_tflops']}", f"{r['ours_mfu']:.1%}", f"{r['ours_probes_per_s'] / base:.1f}x")
+    table.add_row(f"batched full forward ({r['forward_rows']} rows)", f"{r['forward_probes_per_s']}",
+                  f"{r['forward_tflops']}", f"{r['forward_mfu']:.1%}", f"{r['forward_probes_per_s'] / base:.1f}x")
+    table.add_row(f"one-by-one generate ({r['one_by_one_max_new_tokens']} tokens)", f"{base}", "", "", "1.0x")
+    Console().print(table)
+    Console().print(f"{r['probes']} probes over {r['clips']} clips, {r['prompt_tokens_mean']} prompt tokens each · "
+                    f"featurize {r['featurize_ms_per_clip']} ms/clip, store read {r['store_read_ms_per_clip']} "
+                    f"ms/clip · ours vs forward: max |Δ log p| {r['max_abs_logprob_diff_vs_forward']:.2g}, answers "
+                    f"{r['answers_equal_forward']} · vs one-by-one answers {r['answers_equal_one_by_one']} · peak "
+                    f"{r['peak_memory_gb']} GB")
+    if "suite_media" in r:
+        Console().print(f"suite media ({r['suite_media']} (video, audio) of {r['suite_videos']} videos, "
+                        f"{r['decode_workers']} threads): cold decode {r['cold_decode_clips_per_s']} clips/s, cold "
+                        f"decode+featurize {r['cold_decode_featurize_clips_per_s']} clips/s, warm (feature store) "
+                        f"{r['warm_store_clips_per_s']} clips/s")
 
 
 if __name__ == "__main__":
