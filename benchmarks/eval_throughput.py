@@ -308,6 +308,7 @@ def main() -> None:
         "max_abs_logprob_diff_vs_forward": diff, "answers_equal_forward": f"{agree_plain}/{len(rows)}",
         "answers_equal_one_by_one": f"{agree}/{len(slow)}",
         "peak_memory_gb": round(realsize.peak_memory_gb(device), 2), **decoding,
+        "load_average_end": realsize.load_average(),
     }
     print_table(result)
     if args.json:

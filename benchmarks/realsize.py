@@ -21,6 +21,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -229,8 +230,12 @@ def matmul_rate(device: str, dtype: torch.dtype) -> float:
 def environment(device: str) -> dict:
     import transformers
 
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), cpu)
     info = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "host": platform.node(), "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+            "host": platform.node(), "cpu": cpu, "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
             "transformers": transformers.__version__, "python": platform.python_version()}
     with contextlib.suppress(OSError):
@@ -245,6 +250,14 @@ def environment(device: str) -> dict:
         info["gpu"] = torch.cuda.get_device_name()
         info["cuda"] = torch.version.cuda
     return info
+
+
+def load_average() -> list[float] | None:
+    """The 1/5/15-minute load averages (on a shared CPU they say how much the timings are worth)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def peak_memory_gb(device: str) -> float:
