@@ -28,6 +28,17 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
         if value is None or (isinstance(value, str) and value.lower() in {"none", "null"}):
             return None
         return _convert(value, options[0], where)
+    if origin is dict:
+        # a mapping from YAML, or ``key:value,key:value`` from a command-line override
+        key_type, value_type = typing.get_args(annotation) or (str, str)
+        if isinstance(value, str):
+            pairs = [item.partition(":") for item in value.split(",") if item.strip()]
+            if any(not sep for _, sep, _ in pairs):
+                raise RecipeError(f"{where}: {value!r} is not a mapping; write key:value,key:value")
+            value = {k.strip(): v.strip() for k, _, v in pairs}
+        if not isinstance(value, dict):
+            raise RecipeError(f"{where}: {value!r} is not a mapping")
+        return {_convert(k, key_type, where): _convert(v, value_type, f"{where}.{k}") for k, v in value.items()}
     if origin in (tuple, list):
         inner = typing.get_args(annotation)[0] if typing.get_args(annotation) else str
         items = value.split(",") if isinstance(value, str) else list(value)
