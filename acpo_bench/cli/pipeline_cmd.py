@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-clips", type=int, default=400, help="clips of the evaluation world (>= 400 resolves "
                                                                  "a few points of change)")
     p.add_argument("--train-clips", type=int, default=1000, help="clips of the training world the pairs come from")
+    p.add_argument("--train-av-correlation", type=float, default=0.5,
+                   help="visible->audible probability of the pairs' world (lower: more visible-silent pairs)")
     p.add_argument("--tasks", default="all")
     p.add_argument("--output-dir", default="runs/pipeline")
     p.add_argument("--quiet", action="store_true")
@@ -40,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
                             model=args.model, model_args=model_args,
                             recipe=Path(args.recipe) if args.recipe else DEFAULT_RECIPE,
                             overrides=tuple(args.overrides), objectives=objectives, seeds=args.seeds,
-                            eval_clips=args.eval_clips, train_clips=args.train_clips, tasks=args.tasks)
+                            eval_clips=args.eval_clips, train_clips=args.train_clips,
+                            train_av_correlation=args.train_av_correlation, tasks=args.tasks)
     run_pipeline(config, show_progress=not args.quiet)
     return 0

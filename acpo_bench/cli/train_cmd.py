@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--data", default=None, help="a clip dataset (default: a synthetic training world)")
     b.add_argument("--world-clips", type=int, default=1000, help="clips of the synthetic training world")
     b.add_argument("--world-seed", type=int, default=1000, help="its seed (the default eval world uses 0)")
+    b.add_argument("--world-av-correlation", type=float, default=0.5,
+                   help="its visible->audible probability (lower: more visible-silent pairs)")
     b.add_argument("--output-dir", required=True)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--on-policy-model", default=None, help="also mine the model's own hallucinations as y-")
@@ -68,20 +70,20 @@ def checkpoint_for(model: str, model_args: dict[str, str]) -> Path:
     raise ValueError(f"training supports --model qwen-omni-tiny and qwen-omni (Qwen2.5-Omni thinkers), not {model!r}")
 
 
-def load_training_clips(data: str | None, world_clips: int, world_seed: int):
+def load_training_clips(data: str | None, world_clips: int, world_seed: int, av_correlation: float = 0.5):
     from acpo_bench.clips import load_clips
     from acpo_bench.synth.generate import default_world
     from acpo_bench.synth.world import WorldConfig
 
     if data:
         return load_clips(data)
-    return default_world(WorldConfig(clips=world_clips, seed=world_seed))
+    return default_world(WorldConfig(clips=world_clips, seed=world_seed, av_correlation=av_correlation))
 
 
 def run_pairs(args: argparse.Namespace) -> int:
     from acpo_bench.training.pairs import label_pairs, on_policy_pairs, save_pairs
 
-    clips = load_training_clips(args.data, args.world_clips, args.world_seed)
+    clips = load_training_clips(args.data, args.world_clips, args.world_seed, args.world_av_correlation)
     pairs = label_pairs(clips, seed=args.seed)
     if args.on_policy_model:
         pairs += on_policy_pairs(clips, _generator(args.on_policy_model, parse_model_args(args.model_args)),
