@@ -5,7 +5,7 @@
 # variant, so a cut run still leaves what it measured).
 #
 #   here, once:  benchmarks/fetch_wheels.sh        (fills benchmarks/.whl, ignored by git, ~16 MB)
-#   device:      run(command="bash benchmarks/gpu_check.sh", carry=["benchmarks/.whl"], timeout_s=360)
+#   device:      run(command="bash benchmarks/gpu_check.sh", carry=["benchmarks/.whl"], timeout_s=360), then give_back
 #   CPU check:   SIZE=tiny INSTALL=0 PYTHON=.venv/bin/python OUT=/tmp/gpu-check bash benchmarks/gpu_check.sh
 #
 # SIZE (7b), INSTALL (1: pip-install benchmarks/.whl and this project into /tmp/site), PYTHON (python3),
@@ -14,8 +14,8 @@ set -u -o pipefail
 SIZE=${SIZE:-7b}
 PY=${PYTHON:-python3}
 OUT=${OUT:-$(mktemp -d)}
-EVAL_S=${EVAL_S:-110}
-TRAIN_S=${TRAIN_S:-170}
+EVAL_S=${EVAL_S:-100}
+TRAIN_S=${TRAIN_S:-165}
 THREADS=${THREADS:-}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error
