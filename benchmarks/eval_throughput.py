@@ -266,9 +266,24 @@ def main() -> None:
         requests, store_costs = prepared_requests(adapter, yes_no + warm_probes, media, Path(store_dir))
     timed_requests, warm_requests = requests[:len(yes_no)], requests[len(yes_no):]
 
+    # the JSON is rewritten after each stage, so a run cut short (a GPU time limit) keeps what it measured
+    result = {"size": size, "layers": args.layers, "inputs": inputs, "device": env.get("gpu", env["cpu"]),
+              "dtype": str(dtype).split(".")[-1], "env": env, "parameters": counts,
+              "matmul_tflops": round(rate / 1e12, 3), "complete": False, **store_costs, **decoding}
+
+    def save() -> None:
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+
     ours(adapter, warm_requests, batch_size)  # warm-up: kernels, allocator (other clips than the timed ones)
     ours_s, scores = realsize.timed(lambda: ours(adapter, timed_requests, batch_size), device, args.repeats, 0)
     n = len(timed_requests)
+    ours_flops = flops_ours(adapter, timed_requests, counts)
+    result.update({"probes": n, "clips": len({r.prepared.key for r in timed_requests}), "batch_size": batch_size,
+                   "ours_probes_per_s": round(n / ours_s, 2), "ours_s": round(ours_s, 4),
+                   "ours_tflops": round(ours_flops / ours_s / 1e12, 4),
+                   "ours_mfu": round(ours_flops / ours_s / rate, 4)})
+    save()
 
     forward_rows = args.forward_batch or min(batch_size if size == "tiny" else 16, n)  # 16: the anchor's batch
     step = max(1, n // forward_rows)
@@ -281,38 +296,30 @@ def main() -> None:
     agree_plain = sum(max(s, key=s.get) == ("yes" if torch.logsumexp(row[adapter.choice_ids("yes")], 0)
                                             > torch.logsumexp(row[adapter.choice_ids("no")], 0) else "no")
                       for row, s in zip(plain, own_scores, strict=True))
+    full_flops = flops_full(adapter, rows, counts)
+    result.update({"prompt_tokens_mean": round(sum(map(len, adapter._rows(rows)[0])) / len(rows), 1),
+                   "forward_rows": len(rows), "forward_s": round(full_s, 4),
+                   "forward_probes_per_s": round(len(rows) / full_s, 2),
+                   "forward_tflops": round(full_flops / full_s / 1e12, 4),
+                   "forward_mfu": round(full_flops / full_s / rate, 4),
+                   "ratio_vs_forward": round((n / ours_s) / (len(rows) / full_s), 2),
+                   "max_abs_logprob_diff_vs_forward": diff, "answers_equal_forward": f"{agree_plain}/{len(rows)}",
+                   "peak_memory_gb": round(realsize.peak_memory_gb(device), 2)})
+    save()
 
     exact = size != "tiny"
     one_by_one(adapter, warm_probes[:1], media, max_new, exact)  # warm-up
     slow, slow_s = one_by_one(adapter, slow_probes, media, max_new, exact)
     ours_answers = {r.probe.probe_id: max(s, key=s.get) for r, s in zip(timed_requests, scores, strict=True)}
     agree = sum(ours_answers[k] == v for k, v in slow.items())
-
-    ours_flops, full_flops = flops_ours(adapter, timed_requests, counts), flops_full(adapter, rows, counts)
-    result = {
-        "size": size, "layers": args.layers, "inputs": inputs, "device": env.get("gpu", env["cpu"]),
-        "dtype": str(dtype).split(".")[-1],
-        "env": env, "parameters": counts, "matmul_tflops": round(rate / 1e12, 3),
-        "probes": n, "clips": len({r.prepared.key for r in timed_requests}), "batch_size": batch_size,
-        "prompt_tokens_mean": round(sum(map(len, adapter._rows(rows)[0])) / len(rows), 1),
-        **store_costs,
-        "ours_probes_per_s": round(n / ours_s, 2), "ours_s": round(ours_s, 4),
-        "ours_tflops": round(ours_flops / ours_s / 1e12, 4), "ours_mfu": round(ours_flops / ours_s / rate, 4),
-        "forward_rows": len(rows), "forward_s": round(full_s, 4),
-        "forward_probes_per_s": round(len(rows) / full_s, 2),
-        "forward_tflops": round(full_flops / full_s / 1e12, 4), "forward_mfu": round(full_flops / full_s / rate, 4),
-        "one_by_one_probes": len(slow), "one_by_one_max_new_tokens": max_new,
-        "one_by_one_probes_per_s": round(len(slow) / slow_s, 3),
-        "ratio_vs_one_by_one": round((n / ours_s) / (len(slow) / slow_s), 1),
-        "ratio_vs_forward": round((n / ours_s) / (len(rows) / full_s), 2),
-        "max_abs_logprob_diff_vs_forward": diff, "answers_equal_forward": f"{agree_plain}/{len(rows)}",
-        "answers_equal_one_by_one": f"{agree}/{len(slow)}",
-        "peak_memory_gb": round(realsize.peak_memory_gb(device), 2), **decoding,
-        "load_average_end": realsize.load_average(),
-    }
+    result.update({"one_by_one_probes": len(slow), "one_by_one_max_new_tokens": max_new,
+                   "one_by_one_probes_per_s": round(len(slow) / slow_s, 3),
+                   "ratio_vs_one_by_one": round((n / ours_s) / (len(slow) / slow_s), 1),
+                   "answers_equal_one_by_one": f"{agree}/{len(slow)}",
+                   "peak_memory_gb": round(realsize.peak_memory_gb(device), 2),
+                   "load_average_end": realsize.load_average(), "complete": True})
     print_table(result)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    save()
 
 
 def print_table(r: dict) -> None:
