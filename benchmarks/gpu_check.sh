@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one prepared GPU measurement of issue 8: evaluation throughput and the training step at real size, each against
 # its anchor in the same run (the one-by-one generate loop; TRL's DPOTrainer), JSON and logs under $OUT. Sized to end
-# within 5 minutes on one H100/H200 (each benchmark under its own `timeout`; the train JSON is rewritten after every
-# variant, so a cut run still leaves what it measured).
+# within 5 minutes on one H100/H200 (each benchmark under its own `timeout`; each JSON is rewritten after every stage
+# or variant, so a cut run still leaves what it measured).
 #
 #   here, once:  benchmarks/fetch_wheels.sh        (fills benchmarks/.whl, ignored by git, ~16 MB)
 #   device:      run(command="bash benchmarks/gpu_check.sh", carry=["benchmarks/.whl"], timeout_s=360), then give_back
