@@ -2,7 +2,8 @@
 
 Two row formats: acpo-bench's own ``samples_<task>.jsonl`` (any task: each record is turned back into its probe and
 scored again, e.g. under another answer rule), and a benchmark's released predictions file, read by the task's
-``read_predictions`` (CMM's final_output.json, AVHBench {video_id, task, text, label, pred} lines).
+``read_predictions`` (CMM's final_output.json, AVHBench {video_id, task, text, label, pred} lines). Either may be
+gzipped (a name ending in ``.gz``, as the committed samples in leaderboard/results/ are).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from acpo_bench.clips import DatasetError
 from acpo_bench.lexicon import Lexicon, _variants
 from acpo_bench.metrics import N_RESAMPLES, ClipBootstrap
+from acpo_bench.results import read_maybe_gzipped
 from acpo_bench.schemas import AudioRecipe, Probe, Response, SampleRecord, error_record
 from acpo_bench.task import Task, TaskSummary
 
@@ -30,12 +32,21 @@ class Rescored:
     fingerprint: str
 
 
-def read_rows(path: Path) -> list[dict]:
-    """JSON Lines (or a JSON list) of objects; errors name the file and line."""
+def read_bytes(path: Path) -> bytes:
+    """The file's plain bytes (a ``.gz`` decompressed: a damaged one is a ResultsError naming it)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        blob = path.read_bytes()
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read the predictions ({exc.strerror or exc})") from None
+    return read_maybe_gzipped(path, blob)
+
+
+def read_rows(path: Path, blob: bytes) -> list[dict]:
+    """JSON Lines (or a JSON list) of objects from the file's plain bytes; errors name the file and line."""
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     if text.lstrip().startswith("["):
         try:
             rows = json.loads(text)
@@ -101,7 +112,8 @@ def _from_samples(rows: list[dict], task: Task, source: Path, lexicon: Lexicon
 def rescore(task: Task, path: str | Path, lexicon: Lexicon | None = None, seed: int = 0,
             n_resamples: int = N_RESAMPLES) -> Rescored:
     source = Path(path).expanduser()
-    rows = read_rows(source)
+    blob = read_bytes(source)
+    rows = read_rows(source, blob)
     if all(k in rows[0] for k in SAMPLE_KEYS):
         if lexicon is None:
             lexicon = labels_lexicon(x for r in rows for x in (*r.get("visible", ()), *r.get("audible", ()),
@@ -119,5 +131,5 @@ def rescore(task: Task, path: str | Path, lexicon: Lexicon | None = None, seed: 
                            f"{task.name!r} reads no other predictions format (avhbench, cmm and their variants do)")
     bootstrap = ClipBootstrap([r.clip_id for r in records], seed, n_resamples)
     summary = task.aggregate(records, bootstrap)
-    digest = "sha256:" + hashlib.sha256(source.read_bytes()).hexdigest()
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()  # of the plain bytes: gzipped or not, the same id
     return Rescored(probes, records, summary, fmt, digest)

@@ -1,12 +1,18 @@
 """The results file (versioned JSON) and the per-task samples files (JSONL): the only things leaderboard and gate
-read. Everything that can differ between two identical runs (times, host, cache hits) lives in ``run_info``."""
+read. Everything that can differ between two identical runs (times, host, cache hits) lives in ``run_info``.
+
+Samples are written plain (``samples_<task>.jsonl``); for storage they may be gzipped (``samples_<task>.jsonl.gz``,
+as the committed runs in leaderboard/results/ are), and every reader accepts either. The sha256 in the results file is
+that of the plain bytes, so compressing a samples file changes nothing else."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,21 @@ def _umask() -> int:
 
 def samples_filename(task: str) -> str:
     return f"samples_{task}.jsonl"
+
+
+GZIP_SUFFIX = ".gz"
+
+
+def read_maybe_gzipped(path: Path, blob: bytes) -> bytes:
+    """``blob`` (the bytes of ``path``) as plain bytes: decompressed when the name ends in .gz. A damaged or
+    truncated .gz is a ResultsError naming the file."""
+    if not path.name.endswith(GZIP_SUFFIX):
+        return blob
+    try:
+        return gzip.decompress(blob)
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError; a cut stream is an EOFError
+        raise ResultsError(f"{path}: not a readable gzip file ({exc}); the compressed samples are damaged or "
+                           "truncated: restore the file, or gzip the plain samples again") from None
 
 
 def write_samples(directory: str | Path, task: str, records: Sequence[SampleRecord],
@@ -196,20 +217,14 @@ def _jsonable(value: Any) -> bool:
 
 def load_samples(results_path: str | Path, task: str) -> list[SampleRecord]:
     """The records of one task, checked against the sha256 the results file recorded."""
+    path, rows = _sample_rows(results_path, task)
     records = []
-    for number, row in enumerate(load_sample_rows(results_path, task), start=1):
+    for number, row in enumerate(rows, start=1):
         try:
             records.append(SampleRecord.from_json(row))
         except (TypeError, KeyError, ValueError) as exc:
-            raise ResultsError(f"{_samples_path(results_path, task)}: line {number} is not a sample record ({exc})"
-                               ) from None
+            raise ResultsError(f"{path}: line {number} is not a sample record ({exc})") from None
     return records
-
-
-def _samples_path(results_path: str | Path, task: str) -> str:
-    results_path = Path(results_path)
-    return str(results_path / samples_filename(task) if results_path.is_dir() else
-               results_path.parent / samples_filename(task))
 
 
 def load_sample_rows(results_path: str | Path, task: str) -> list[dict[str, Any]]:
@@ -217,6 +232,13 @@ def load_sample_rows(results_path: str | Path, task: str) -> list[dict[str, Any]
 
     The samples path comes from the results file, so it must name a file beside it: a path that climbs out of the
     results directory ("../..", absolute) is refused rather than read."""
+    return _sample_rows(results_path, task)[1]
+
+
+def samples_file(results_path: str | Path, task: str) -> tuple[Path, bytes]:
+    """The file that holds one task's samples (the name in the results file, or that name + .gz) and its plain
+    bytes, checked against the recorded sha256. Both forms present at once is an error: which one counts would be
+    a guess."""
     results_path = Path(results_path)
     if results_path.is_dir():
         results_path = results_path / RESULTS_FILE
@@ -227,15 +249,28 @@ def load_sample_rows(results_path: str | Path, task: str) -> list[dict[str, Any]
     if not name or Path(name).name != name or name in (".", ".."):
         raise ResultsError(f"{results_path}: tasks.{task}.samples.path {name!r} must be a file name beside the "
                            "results file (samples_<task>.jsonl); refusing to read elsewhere")
-    path = results_path.parent / name
+    named = results_path.parent / name
+    forms = [named] if name.endswith(GZIP_SUFFIX) else [named, named.with_name(name + GZIP_SUFFIX)]
+    present = [p for p in forms if os.path.lexists(p)]
+    if len(present) > 1:
+        raise ResultsError(f"{present[0]} and {present[1]}: both hold the samples of {task!r} named by "
+                           f"{results_path}; keep one of them (the .gz is the plain file compressed)")
+    path = present[0] if present else named
     try:
         blob = path.read_bytes()
     except FileNotFoundError:
-        raise ResultsError(f"{path}: samples file named by {results_path} is missing") from None
+        also = f" (nor {forms[1].name})" if len(forms) > 1 else ""
+        raise ResultsError(f"{path}: samples file named by {results_path} is missing{also}") from None
     except OSError as exc:
         raise ResultsError(f"{path}: cannot read the samples ({exc.strerror or exc})") from None
+    blob = read_maybe_gzipped(path, blob)
     if hashlib.sha256(blob).hexdigest() != block["samples"].get("sha256"):
         raise ResultsError(f"{path}: contents do not match the sha256 in {results_path}; the samples were modified")
+    return path, blob
+
+
+def _sample_rows(results_path: str | Path, task: str) -> tuple[Path, list[dict[str, Any]]]:
+    path, blob = samples_file(results_path, task)
     rows = []
     # split on "\n" only: str.splitlines would also cut at U+0085 or U+2028, which JSON text may hold unescaped
     for number, raw in enumerate(blob.split(b"\n"), start=1):
@@ -248,7 +283,7 @@ def load_sample_rows(results_path: str | Path, task: str) -> list[dict[str, Any]
         if not isinstance(row, dict):
             raise ResultsError(f"{path}: line {number} is {type(row).__name__}, expected a JSON object")
         rows.append(row)
-    return rows
+    return path, rows
 
 
 def without_run_info(results: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ samples' sha256 consistent through acpo_bench.results, so only the intended diff
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from collections.abc import Callable
@@ -39,6 +40,17 @@ def make_reference_runs(small_world_dir: Path, tmp_path_factory: pytest.TempPath
 def copy_run(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("cache.sqlite"))
     return dst
+
+
+def gzip_samples(run: Path) -> Path:
+    """Replace each samples_<task>.jsonl of ``run`` by its samples_<task>.jsonl.gz (as leaderboard/results/ stores
+    them); the results file is untouched."""
+    plain = sorted(run.glob("samples_*.jsonl"))
+    assert plain, f"no samples in {run}"
+    for path in plain:
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
+        path.unlink()
+    return run
 
 
 def edit_results(run: Path, change: Callable[[dict[str, Any]], None]) -> Path:

@@ -3,6 +3,7 @@ predictions excerpt), the answer rules papers use, missing media, and re-scoring
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import pytest
 from acpo_bench.cli import main
 from acpo_bench.clips import DatasetError
 from acpo_bench.media import write_mp4
-from acpo_bench.results import load_results, load_sample_rows, load_samples
+from acpo_bench.results import load_results, load_sample_rows, load_samples, without_run_info
 from acpo_bench.tasks import BUILTIN
 from acpo_bench.tasks._answer_rules import RULES
 from acpo_bench.tasks.avhbench import SUBTASKS
@@ -202,6 +203,25 @@ def test_rescoring_our_samples_reproduces_the_run(small_world_dir, tmp_path):
     for name, value in ran["tasks"]["sound_presence"]["metrics"].items():
         assert rescored["tasks"]["sound_presence"]["metrics"][name] == value, name
     assert (tmp_path / "rescored" / "samples_sound_presence.jsonl").read_bytes() == samples.read_bytes()
+
+
+def test_rescoring_gzipped_samples_matches_the_plain_file(small_world_dir, tmp_path, capsys):
+    assert main(["eval", "--model", "visual-prior", "--tasks", "sound_presence", "--data", str(small_world_dir),
+                 "--output-dir", str(tmp_path / "run"), "--quiet", "--scoring", "generate", "--no-cache"]) == 0
+    samples = tmp_path / "run" / "samples_sound_presence.jsonl"
+    packed = tmp_path / "samples_sound_presence.jsonl.gz"
+    packed.write_bytes(gzip.compress(samples.read_bytes(), mtime=0))
+    for source, out in ((samples, "plain"), (packed, "packed")):
+        assert main(["score", "--task", "sound_presence", "--predictions", str(source),
+                     "--output-dir", str(tmp_path / out)]) == 0
+    plain, unpacked = load_results(tmp_path / "plain"), load_results(tmp_path / "packed")
+    assert without_run_info(unpacked) == without_run_info(plain)
+    assert (tmp_path / "packed" / samples.name).read_bytes() == samples.read_bytes()
+    capsys.readouterr()
+    packed.write_bytes(packed.read_bytes()[:-9])  # cut inside the trailer
+    assert main(["score", "--task", "sound_presence", "--predictions", str(packed)]) == 2
+    err = capsys.readouterr().err
+    assert str(packed) in err and "not a readable gzip file" in err and "Traceback" not in err
 
 
 def test_swap_captions_protocol_on_avhbench_clips(tmp_path, capsys):

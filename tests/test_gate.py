@@ -13,7 +13,15 @@ from acpo_bench.cli import main
 from acpo_bench.leaderboard.gate import DEFAULT_GATE, run_gate
 from acpo_bench.leaderboard.runs import load_run
 from acpo_bench.results import load_results, load_sample_rows, samples_filename
-from tests.reporting import copy_run, count_outcomes, edit_results, make_reference_runs, plant_flips, rewrite_samples
+from tests.reporting import (
+    copy_run,
+    count_outcomes,
+    edit_results,
+    gzip_samples,
+    make_reference_runs,
+    plant_flips,
+    rewrite_samples,
+)
 
 OWN = "visual_presence.own_accuracy"
 
@@ -142,6 +150,36 @@ def test_missing_or_modified_samples_exit_2(reference_runs, tmp_path, capsys):
     path = tampered / samples_filename("silent_video")
     path.write_text(path.read_text().replace('"no"', '"yes"', 1))
     expect_invalid(base, tampered, capsys, "sha256")
+
+
+def test_gzipped_samples_gate_as_the_plain_ones(reference_runs, tmp_path, capsys):
+    """samples_<task>.jsonl.gz (how leaderboard/results/ stores them) pair exactly as the plain files do."""
+    plain = {name: reference_runs[name] for name in ("visual-prior", "audio-oracle")}
+    packed = {name: gzip_samples(copy_run(run, tmp_path / name)) for name, run in plain.items()}
+    for before, after in (("visual-prior", "audio-oracle"), ("audio-oracle", "visual-prior")):
+        expected = run_gate(load_run(plain[before]), load_run(plain[after]))
+        got = run_gate(load_run(packed[before]), load_run(packed[after]))
+        assert got.rows == expected.rows and got.passed == expected.passed
+        mixed = run_gate(load_run(plain[before]), load_run(packed[after]))  # one run of each form
+        assert mixed.rows == expected.rows
+    assert gate(packed["visual-prior"], packed["audio-oracle"]) == 0
+    assert gate(packed["audio-oracle"], packed["visual-prior"]) == 1
+    capsys.readouterr()
+
+
+def test_damaged_or_doubled_gzipped_samples_exit_2(reference_runs, tmp_path, capsys):
+    base = reference_runs["blind"]
+    name = samples_filename("swapped_audio") + ".gz"
+    damages = {"truncated": lambda b: b[: len(b) // 2], "garbled": lambda b: b[:20] + b"\0" * 64 + b[84:],
+               "not-gzip": lambda b: b"{}\n" + b}
+    for label, damage in damages.items():
+        run = gzip_samples(copy_run(base, tmp_path / label))
+        (run / name).write_bytes(damage((run / name).read_bytes()))
+        expect_invalid(base, run, capsys, str(run / name), "not a readable gzip file")
+    doubled = gzip_samples(copy_run(base, tmp_path / "doubled"))
+    (doubled / samples_filename("swapped_audio")).write_bytes(b"")
+    expect_invalid(base, doubled, capsys, str(doubled / samples_filename("swapped_audio")), str(doubled / name),
+                   "keep one of them")
 
 
 def test_unpaired_and_errored_probes_exit_2(reference_runs, tmp_path, capsys):

@@ -19,7 +19,7 @@ from acpo_bench.cli import main
 from acpo_bench.leaderboard import html, tables
 from acpo_bench.leaderboard.runs import AGS, IncomparableError, load_run
 from acpo_bench.results import load_results
-from tests.reporting import copy_run, edit_results, make_reference_runs
+from tests.reporting import copy_run, edit_results, gzip_samples, make_reference_runs
 
 EVIL = "<script>window.__pwned=1</script>&|x_y%$#{}\\~^`*"
 
@@ -235,6 +235,22 @@ def test_plot_files(reference_runs, tmp_path, suffix, capsys):
     assert main(["plot", str(reference_runs["visual-prior"]), str(reference_runs["audio-oracle"]),
                  "--output", str(out), "--metrics", "swapped_audio.nope"]) == 2
     assert "no metric 'nope'" in capsys.readouterr().err
+
+
+def test_gzipped_samples_render_as_the_plain_ones(reference_runs, tmp_path, capsys):
+    """The Δ CIs read the samples: gzipped (as leaderboard/results/ stores them) they give the same tables."""
+    packed = {name: gzip_samples(copy_run(run, tmp_path / name)) for name, run in reference_runs.items()}
+    plain = tables.build([load_run(p) for p in reference_runs.values()], baseline="visual-prior")
+    board = tables.build([load_run(p) for p in packed.values()], baseline="visual-prior")
+    assert not board.notes and any(cell.ci95 for row in board.rows for cell in row.deltas.values())
+    root = next(iter(reference_runs.values())).parent
+    for render in (tables.markdown, tables.latex, html.page):  # the page links each results file: paths aside
+        assert render(board).replace(str(tmp_path), "RUNS") == render(plain).replace(str(root), "RUNS")
+    damaged = packed["blind"] / "samples_swapped_audio.jsonl.gz"
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    text = leaderboard(*(str(p) for p in packed.values()), "--baseline", "visual-prior", capsys=capsys)
+    text = text.replace("\\_", "_")  # markdown-escaped
+    assert "no Δ CI for blind on swapped_audio" in text and f"{damaged}: not a readable gzip file" in text
 
 
 def test_committed_leaderboard_is_current(monkeypatch):

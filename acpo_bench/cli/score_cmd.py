@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", required=True, help="the task whose scorer and metrics to use (e.g. cmm_official)")
     p.add_argument("--predictions", required=True,
                    help="a predictions file: CMM's final_output.json, AVHBench {video_id, task, text, label, pred} "
-                        "lines, or an acpo-bench samples_<task>.jsonl")
+                        "lines, or an acpo-bench samples_<task>.jsonl; any of them may be gzipped (name ending .gz)")
     p.add_argument("--lexicon", default=None, help="lexicon.json for open answers in samples files "
                                                    "(default: the label names found in the records)")
     p.add_argument("--output-dir", default=None, help="also write results.json and samples_<task>.jsonl here")
@@ -44,13 +44,14 @@ def run(args: argparse.Namespace) -> int:
     out = rescore(task, args.predictions, lexicon, seed=args.seed)
     outcome = TaskOutcome(task, out.probes, out.records, out.summary, skipped=0)
     source = Path(args.predictions)
+    named = source.with_suffix("") if source.suffix == ".gz" else source  # gzipped or not: the same results
     results = {
         "schema_version": SCHEMA_VERSION,
-        "model": {"name": f"predictions:{source.name}", "adapter": None, "fingerprint": out.fingerprint,
+        "model": {"name": f"predictions:{named.name}", "adapter": None, "fingerprint": out.fingerprint,
                   "parameters": None, "args": {}},
         "config": {"tasks": [name], "scoring": "rescore", "frames": None, "fps": None, "seed": args.seed,
                    "batch_size": None, "limit": None, "max_new_tokens": None, "source_format": out.source_format,
-                   "data": {"name": source.stem, "fingerprint": out.fingerprint,
+                   "data": {"name": named.stem, "fingerprint": out.fingerprint,
                             "clips": len({r.clip_id for r in out.records})}},
         "tasks": {name: task_block(outcome, {"path": None, "sha256": None})},
         "summary": {"audio_grounding_score": None},
