@@ -41,7 +41,13 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # The leaderboard in leaderboard/ from the committed runs in leaderboard/results/*/ (README.md, "Leaderboard").
+# Their samples are stored gzipped (every reader accepts samples_<task>.jsonl or .jsonl.gz): a run just evaluated
+# there is compressed first, replacing any older .gz; -n keeps name and time out of the header, so the same samples
+# always give the same bytes.
 leaderboard: install
+	@for f in leaderboard/results/*/samples_*.jsonl; do \
+		if [ -e "$$f" ]; then gzip -n -9 -f "$$f" || exit 1; fi; \
+	done
 	$(BIN)/acpo-bench leaderboard leaderboard/results/*/results.json --format md --output leaderboard/README.md
 	$(BIN)/acpo-bench leaderboard leaderboard/results/*/results.json --format html --output leaderboard/leaderboard.html
 	$(BIN)/acpo-bench leaderboard leaderboard/results/*/results.json --format latex --output leaderboard/leaderboard.tex

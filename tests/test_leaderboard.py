@@ -18,7 +18,7 @@ from pylatexenc.latexwalker import LatexEnvironmentNode, LatexMacroNode, LatexWa
 from acpo_bench.cli import main
 from acpo_bench.leaderboard import html, tables
 from acpo_bench.leaderboard.runs import AGS, IncomparableError, load_run
-from acpo_bench.results import load_results
+from acpo_bench.results import load_results, samples_file
 from tests.reporting import copy_run, edit_results, gzip_samples, make_reference_runs
 
 EVIL = "<script>window.__pwned=1</script>&|x_y%$#{}\\~^`*"
@@ -251,6 +251,24 @@ def test_gzipped_samples_render_as_the_plain_ones(reference_runs, tmp_path, caps
     text = leaderboard(*(str(p) for p in packed.values()), "--baseline", "visual-prior", capsys=capsys)
     text = text.replace("\\_", "_")  # markdown-escaped
     assert "no Δ CI for blind on swapped_audio" in text and f"{damaged}: not a readable gzip file" in text
+
+
+def test_committed_runs_store_their_samples_gzipped():
+    """leaderboard/results/ keeps samples as .jsonl.gz (82 MiB plain), each the plain bytes its results file hashed,
+    compressed as `make leaderboard` does (gzip -n -9: no name or time in the header, so the bytes reproduce)."""
+    root = Path(__file__).resolve().parents[1] / "leaderboard" / "results"
+    runs = sorted(p.parent for p in root.glob("*/results.json"))
+    assert runs and not list(root.glob("*/samples_*.jsonl")), "gzip the samples: make leaderboard"
+    for run in runs:
+        for task in load_results(run)["tasks"]:
+            path, _ = samples_file(run, task)  # the sha256 of the plain bytes is checked here
+            assert path.name == f"samples_{task}.jsonl.gz"
+    smallest = min(root.glob("*/samples_*.jsonl.gz"), key=lambda p: p.stat().st_size)
+    if shutil.which("gzip"):
+        task = smallest.name.removeprefix("samples_").removesuffix(".jsonl.gz")
+        again = subprocess.run(["gzip", "-n", "-9", "-c"], input=samples_file(smallest.parent, task)[1],
+                               capture_output=True, check=True).stdout
+        assert again == smallest.read_bytes()
 
 
 def test_committed_leaderboard_is_current(monkeypatch):
