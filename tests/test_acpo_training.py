@@ -194,35 +194,3 @@ def test_two_process_ddp_trains_and_ranks_agree(tiny_checkpoint, pairs_dir, tmp_
     losses = [e["loss"] for e in log if "loss" in e]
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, f"the loss falls under DDP: {losses}"
 
-
-def test_replay_swap_asks_visual_questions_under_other_audio(tiny_checkpoint, pairs_dir):
-    import re
-
-    from transformers import Qwen2_5OmniProcessor
-
-    from acpo_bench.tasks._probes import prompts
-
-    processor = Qwen2_5OmniProcessor.from_pretrained(tiny_checkpoint)
-    pairs = load_pairs(pairs_dir)
-    clips = {p["video_id"]: dict(p) for p in pairs}
-    rows = [dict(pairs[i]) for i in range(4)]
-    plain = PairCollator(processor, small_config(replay_batch_size=64), list(clips.values()), seed=0)
-    swapping = PairCollator(processor, small_config(replay_batch_size=64, replay_swap=1.0), list(clips.values()),
-                            seed=0)
-    assert all(recipe_from_json(row[4]).kind == "own" for row in plain.replay_rows(rows))
-    visual = {re.escape(t).replace(re.escape("{x}"), "(.+)") for t in prompts()["visible"]}
-    asked = 0
-    for prompt, answer, _, video_id, audio in swapping.replay_rows(rows):
-        target = next((m.group(1) for pattern in visual if (m := re.fullmatch(pattern, prompt))), None)
-        recipe = recipe_from_json(audio)
-        if target is None:  # audio questions keep the clip's own track
-            assert recipe.kind == "own"
-            continue
-        if recipe.kind == "own":  # only when the draw picked the clip itself
-            continue
-        asked += 1
-        assert recipe.kind == "swap" and recipe.source_id != video_id and recipe.source_id in clips
-        assert answer == ("yes" if target in clips[video_id]["visible"] else "no"), "answered from the video"
-    assert asked >= 20
-    with pytest.raises(ValueError, match="replay_swap"):
-        small_config(replay_swap=1.5)

@@ -48,9 +48,6 @@ class ACPOConfig:
     sft_chosen: float = 0.0
     sft_replay: float = 1.0
     replay_batch_size: int = 32
-    # share of the replay's visual questions asked under another clip's audio (the answer still comes from the
-    # video): the mirror of the input term, which teaches audio answers to follow the audio
-    replay_swap: float = 0.0
     kind_weights: dict[str, float] = field(default_factory=lambda: {"visible_silent": 0.5, "audible": 0.5})
     reference: str = "frozen"  # frozen | adapter_disabled | precomputed
     steps: int = 300
@@ -62,9 +59,9 @@ class ACPOConfig:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     seed: int = 0
-    # the audio and vision towers keep their pretrained weights (the paper tunes the language model): a tower that
-    # trains on the ACPO objective can learn to see less, which is not the fix (the tiny model's visual control
-    # lost ~4 points that way); frozen towers also let policy and reference share one encoding of each clip
+    # the audio and vision towers keep their pretrained weights, as the paper tunes the language model (and policy
+    # and reference then share one encoding of each clip); the tiny recipe trains them: its 2-layer language model
+    # alone cannot absorb the objective without losing its visual answers
     freeze_towers: bool = True
     lora: bool = False
     lora_r: int = 16
@@ -87,8 +84,6 @@ class ACPOConfig:
         unknown = set(self.kind_weights) - set(KINDS)
         if unknown or not any(v > 0 for v in self.kind_weights.values()):
             raise ValueError(f"kind_weights: known kinds are {KINDS}, with at least one weight > 0")
-        if not 0.0 <= self.replay_swap <= 1.0:
-            raise ValueError(f"replay_swap {self.replay_swap}: a share between 0 and 1")
         if self.reference == "adapter_disabled" and not self.lora:
             raise ValueError("reference=adapter_disabled needs lora: true (a full fine-tune has no adapter to disable)")
 
@@ -161,8 +156,7 @@ class PairCollator:
         return key, self.featurizer(key, self.store.load(video, video_id, recipe))
 
     def replay_rows(self, pairs: list[dict]) -> list[tuple]:
-        """Balanced audio and visual yes/no questions on congruent clips (the sft_replay stream); with
-        ``replay_swap`` > 0 that share of the visual questions plays another clip's audio under the same video.
+        """Balanced audio and visual yes/no questions on congruent clips (the sft_replay stream).
 
         Drawn from a generator seeded by the batch's pair ids, so a resumed run replays exactly the same rows."""
         rng = random.Random(stable_hash(self.seed, [p["pair_id"] for p in pairs]))
@@ -178,12 +172,7 @@ class PairCollator:
                 continue
             target = rng.choice(truth) if present else rng.choice(absent)
             prompt = rng.choice(templates[question]).format(x=target)
-            audio = OWN_AUDIO
-            if question == "visible" and self.config.replay_swap and rng.random() < self.config.replay_swap:
-                other = rng.choice(self.replay_clips)
-                if other["video_id"] != clip["video_id"]:
-                    audio = recipe_json(AudioRecipe("swap", source=other["video"], source_id=other["video_id"]))
-            rows.append((prompt, "yes" if present else "no", clip["video"], clip["video_id"], audio))
+            rows.append((prompt, "yes" if present else "no", clip["video"], clip["video_id"], OWN_AUDIO))
         return rows
 
     def __call__(self, pairs: list[dict]) -> dict:
