@@ -38,8 +38,14 @@ class Run:
 
     @property
     def label(self) -> str:
-        """Model name, plus the adapter directory's last part for a fine-tuned run (``qwen-omni + acpo-7b``)."""
+        """Model name, plus the adapter directory's last part for a fine-tuned run (``qwen-omni + acpo-7b``), or the
+        checkpoint directory's last two parts for a local checkpoint (``qwen-omni @ both-seed0/policy``), so runs of
+        one adapter on several checkpoints stay apart."""
         if self.adapter is None:
+            args = self.results["model"].get("args")
+            path = args.get("path") if isinstance(args, dict) else None
+            if isinstance(path, str) and path.strip("/"):
+                return f"{self.name} @ {'/'.join(Path(path.rstrip('/')).parts[-2:])}"
             return self.name
         return f"{self.name} + {Path(self.adapter.rstrip('/')).name or self.adapter}"
 

@@ -283,3 +283,18 @@ def test_committed_leaderboard_is_current(monkeypatch):
                          (tables.latex, "leaderboard.tex"), (html.page, "leaderboard.html")):
         committed = (root / "leaderboard" / name).read_text()
         assert render(board) == committed, f"leaderboard/{name} is stale: run make leaderboard"
+
+
+def test_labels_keep_local_checkpoints_apart():
+    from acpo_bench.leaderboard.runs import Run
+
+    def label(**model):
+        return Run(Path("results.json"), {"model": model}).label
+
+    assert label(name="qwen-omni-tiny") == "qwen-omni-tiny"
+    assert label(name="qwen-omni", args={"path": "/runs/pipe/train/both-seed0/policy/"}) == \
+        "qwen-omni @ both-seed0/policy"
+    assert label(name="qwen-omni", args={"path": "/runs/pipe/train/input-seed1/policy"}) == \
+        "qwen-omni @ input-seed1/policy"
+    assert label(name="qwen-omni", adapter="runs/acpo-7b/", args={"path": "/ckpt/7b"}) == "qwen-omni + acpo-7b"
+    assert label(name="qwen-omni", args={"path": ["not", "a", "path"]}) == "qwen-omni"
