@@ -153,7 +153,8 @@ class PairCollator:
     def media(self, video: str, video_id: str, audio_json: str):
         recipe = recipe_from_json(audio_json)
         key = (video_id, recipe.key())
-        return key, self.featurizer(key, self.store.load(video, video_id, recipe))
+        # decoded only when the featurizer has not seen this (clip, audio) yet: most rows repeat earlier media
+        return key, self.featurizer.get(key, lambda: self.store.load(video, video_id, recipe))
 
     def replay_rows(self, pairs: list[dict]) -> list[tuple]:
         """Balanced audio and visual yes/no questions on congruent clips (the sft_replay stream).
