@@ -27,6 +27,24 @@ class DatasetError(ValueError):
     """A dataset directory that cannot be used; the message names the path, the field and the fix."""
 
 
+def json_records(path: Path, text: str) -> list:
+    """A JSON list, or JSON Lines (blank lines skipped), read from ``path``'s text; a parse error names the file
+    and, for JSON Lines, the line."""
+    if text.lstrip().startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}: not valid JSON ({exc})") from None
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path}: line {number} is not valid JSON ({exc})") from None
+    return rows
+
+
 def confined_path(root: Path, name: object, source: object, place: str, field: str) -> Path:
     """``root / name`` for a media path read from a file (manifest, annotation): it must be relative and stay inside
     ``root`` once "." and ".." are resolved. An absolute path or one that climbs out ("../../etc/passwd") is

@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from acpo_bench.clips import DatasetError, write_manifest
+from acpo_bench.clips import DatasetError, json_records, write_manifest
 from acpo_bench.lexicon import Lexicon, _variants
 from acpo_bench.media import VIDEO_SUFFIXES, MediaError, MediaSpec, content_id, decode_audio, decode_video
 
@@ -61,16 +61,7 @@ def _rows(path: Path) -> list[dict]:
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read the labels ({exc.strerror or exc})") from None
     if path.suffix.lower() in (".jsonl", ".json"):
-        if text.lstrip().startswith("["):
-            return json.loads(text)
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise DatasetError(f"{path}: line {number} is not valid JSON ({exc})") from None
-        return rows
+        return json_records(path, text)
     return list(csv.DictReader(text.splitlines()))
 
 

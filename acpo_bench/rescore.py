@@ -9,11 +9,10 @@ gzipped (a name ending in ``.gz``, as the committed samples in leaderboard/resul
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from acpo_bench.clips import DatasetError
+from acpo_bench.clips import DatasetError, json_records
 from acpo_bench.lexicon import Lexicon, _variants
 from acpo_bench.metrics import N_RESAMPLES, ClipBootstrap
 from acpo_bench.results import read_maybe_gzipped
@@ -47,19 +46,7 @@ def read_rows(path: Path, blob: bytes) -> list[dict]:
         text = blob.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    if text.lstrip().startswith("["):
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}: not valid JSON ({exc})") from None
-    else:
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise DatasetError(f"{path}: line {number} is not valid JSON ({exc})") from None
+    rows = json_records(path, text)
     if not rows:
         raise DatasetError(f"{path}: holds no predictions")
     if not all(isinstance(r, dict) for r in rows):

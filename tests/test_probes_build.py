@@ -142,3 +142,16 @@ def test_labels_from_the_vggsounder_package(tmp_path):
         audible = {r["label"] for r in by_video[video_id] if r["modality"] in ("A", "AV")}
         visible = {r["label"] for r in by_video[video_id] if r["modality"] in ("V", "AV")}
         assert (set(built[video_id].audible), set(built[video_id].visible)) == (audible, visible)
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("labels.json", '[{"video_id": "a", "label": "dog"', r"labels.json: not valid JSON"),
+    ("labels.jsonl", '{"video_id": "a", "label": "dog", "modality": "A"}\n{oops}\n', r"labels.jsonl: line 2 is not"),
+])
+def test_broken_label_files_name_the_file(tmp_path, name, text, message):
+    from acpo_bench.probes_build import _rows
+
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(DatasetError, match=message):
+        _rows(path)
