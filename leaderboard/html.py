@@ -117,8 +117,9 @@ def _table(lb: Leaderboard) -> str:
 
 def _row(lb: Leaderboard, row: Row) -> str:
     run = row.run
-    label = esc(run.name) + (" †" if row.mixed else "") + (" <small>(baseline)</small>" if row.is_baseline else "")
-    cells = [f"<td data-v=\"{esc(run.name)}\" title=\"{esc(run.path)}\">{label}</td>",
+    label = (esc(run.model_cell) + (" †" if row.mixed else "")
+             + (" <small>(baseline)</small>" if row.is_baseline else ""))
+    cells = [f"<td data-v=\"{esc(run.model_cell)}\" title=\"{esc(run.path)}\">{label}</td>",
              f"<td data-v=\"{esc(run.adapter or '')}\">{esc(run.adapter or '')}</td>",
              f"<td class=\"num\" data-v=\"{'' if run.parameters is None else run.parameters}\">"
              f"{esc(fmt_params(run.parameters))}</td>",

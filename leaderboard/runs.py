@@ -50,6 +50,11 @@ class Run:
         return f"{self.name} + {Path(self.adapter.rstrip('/')).name or self.adapter}"
 
     @property
+    def model_cell(self) -> str:
+        """What a table's model column shows: the label of a local checkpoint run (the adapter has its own column)."""
+        return self.name if self.adapter is not None else self.label
+
+    @property
     def parameters(self) -> int | None:
         value = self.results["model"].get("parameters")
         return value if isinstance(value, int) and not isinstance(value, bool) else None

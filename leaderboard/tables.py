@@ -233,7 +233,7 @@ def caption(lb: Leaderboard) -> str:
 
 def _model_cells(row: Row) -> list[str]:
     run = row.run
-    return [run.name, run.adapter or "", fmt_params(run.parameters), run.date, run.commit]
+    return [run.model_cell, run.adapter or "", fmt_params(run.parameters), run.date, run.commit]
 
 
 MODEL_HEADERS = ("model", "adapter", "params", "date", "commit")
