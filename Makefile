@@ -40,7 +40,8 @@ test: lint lmms-venv
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# The leaderboard in leaderboard/ from the committed runs in leaderboard/results/*/ (README.md, "Leaderboard").
+# The leaderboard in leaderboard/ from the committed runs in leaderboard/results/*/ (README.md, "Leaderboard"), and
+# the ACPO pipeline's base and tuned runs (leaderboard/results/acpo-tiny/) as their own table.
 # Their samples are stored gzipped (every reader accepts samples_<task>.jsonl or .jsonl.gz): a run just evaluated
 # there is compressed first, replacing any older .gz; -n keeps name and time out of the header, so the same samples
 # always give the same bytes.
@@ -52,6 +53,8 @@ leaderboard: install
 	$(BIN)/acpo-bench leaderboard leaderboard/results/*/results.json --format html --output leaderboard/leaderboard.html
 	$(BIN)/acpo-bench leaderboard leaderboard/results/*/results.json --format latex --output leaderboard/leaderboard.tex
 	$(BIN)/acpo-bench leaderboard leaderboard/results/*/results.json --format csv --output leaderboard/leaderboard.csv
+	$(BIN)/acpo-bench leaderboard leaderboard/results/acpo-tiny/*/results.json --baseline qwen-omni-tiny \
+		--format md --output leaderboard/acpo-tiny.md
 
 clean:
 	rm -rf $(VENV) $(LMMS_VENV) build *.egg-info .pytest_cache .ruff_cache
