@@ -166,7 +166,6 @@ def _plain_logps(scorer, parts: list[dict]) -> list[tuple[torch.Tensor, torch.Te
 
 
 def _trainer_classes():
-    from acpo_bench.models.qwen_omni.features import DistinctMedia
     from acpo_bench.training.acpo import ACPOTrainer
     from acpo_bench.training.losses import LossWeights, SequenceLogps, acpo_loss, dpo_sigmoid
 
@@ -179,11 +178,7 @@ def _trainer_classes():
 
     class DPOScorerTrainer(ACPOTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            n = int(inputs["n_pairs"])
-            media = DistinctMedia(**inputs["media"])
-            encoded = self.shared_encoding(model, inputs, media)
-            logps, _ = model(inputs["input_ids"], inputs["attention_mask"], None, media, inputs["packing"], encoded)
-            ref = self.reference_logps(model, inputs, media, encoded)
+            n, logps, _, ref = self.policy_and_reference(model, inputs)
             loss = dpo_sigmoid(logps[:n], logps[n:2 * n], ref[:n], ref[n:2 * n], self.weights.beta).losses.mean()
             return (loss, {}) if return_outputs else loss
 

@@ -237,12 +237,16 @@ class ACPOTrainer(Trainer):
             return None
         return scorer.encode(media)
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        n = int(inputs["n_pairs"])
+    def policy_and_reference(self, model, inputs: dict) -> tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(pairs in the batch, policy answer log-probs per row, answer token counts, reference log-probs or None
+        when they were precomputed), the towers run once for both where their weights are shared."""
         media = DistinctMedia(**inputs["media"])
         encoded = self.shared_encoding(model, inputs, media)
         logps, counts = model(inputs["input_ids"], inputs["attention_mask"], None, media, inputs["packing"], encoded)
-        ref = self.reference_logps(model, inputs, media, encoded)
+        return int(inputs["n_pairs"]), logps, counts, self.reference_logps(model, inputs, media, encoded)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        n, logps, counts, ref = self.policy_and_reference(model, inputs)
         if ref is None:
             ref_chosen, ref_rejected, ref_swapped = inputs["ref_logps"].T
         else:
