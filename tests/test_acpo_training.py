@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from acpo_bench.training.acpo import ACPOConfig, PairCollator, train
+from acpo_bench.training.acpo import OWN_AUDIO, ACPOConfig, PairCollator, train
 from acpo_bench.training.losses import dpo_sigmoid
 from acpo_bench.training.pairs import label_pairs, load_pairs, recipe_from_json, save_pairs
 
@@ -144,13 +144,60 @@ def test_collator_builds_three_sequences_plus_replay(tiny_checkpoint, pairs_dir)
     sequence_of = dict(zip(packing["target_owner"].tolist(), packing["target_rows"].tolist(), strict=False))
     for i in range(3):
         assert sequence_of[i] == sequence_of[3 + i] != sequence_of[6 + i]
-    assert batch["input_ids"].shape[0] == 3 + 3 + 4
+    # one sequence per distinct (prompt, clip, audio): a replay row may share one with a pair's y+|a
+    contexts = {(r["prompt"], r["video_id"], r[audio]) for r in rows for audio in ("audio", "contrast_audio")}
+    contexts |= {(prompt, video_id, audio) for prompt, _, _, video_id, audio in collator.replay_rows(rows)}
+    assert batch["input_ids"].shape[0] == len(contexts) >= 3 + 3
     media = batch["media"]
     assert media["rows"].shape[0] == batch["input_ids"].shape[0]
     # ... and y+|a' plays the same video under other audio: two clips, one video through the vision tower
     clip_a, clip_swapped = media["rows"][sequence_of[0]], media["rows"][sequence_of[6]]
     assert clip_a != clip_swapped and media["video_of"][clip_a] == media["video_of"][clip_swapped]
     assert collator(rows)["input_ids"].equal(batch["input_ids"]), "replay rows are a function of the batch"
+
+
+def test_open_replay_rows_answer_from_the_labels(tiny_checkpoint, pairs_dir):
+    """replay_open_share asks open questions of congruent clips, answered from the clip's audible labels under its
+    own audio; at 0 the replay stream holds only yes/no questions, at 1 only open ones; replay_visual_share splits
+    the yes/no questions between what is seen and what is heard."""
+    from transformers import Qwen2_5OmniProcessor
+
+    from acpo_bench.tasks._probes import prompts
+    from acpo_bench.training.pairs import listing
+
+    processor = Qwen2_5OmniProcessor.from_pretrained(tiny_checkpoint)
+    pairs = load_pairs(pairs_dir)
+    rows = [pairs[i] for i in range(8)]
+    clips = {r["video_id"]: r for r in rows}
+    templates = prompts()
+    open_prompts = {*templates["list_sounds"], *templates["any_sound"]}
+    yes_no = PairCollator(processor, small_config(replay_batch_size=32), [dict(r) for r in rows], seed=0)
+    assert not {prompt for prompt, *_ in yes_no.replay_rows(rows)} & open_prompts
+    collator = PairCollator(processor, small_config(replay_batch_size=32, replay_open_share=1.0),
+                            [dict(r) for r in rows], seed=0)
+    replay = collator.replay_rows(rows)
+    assert len(replay) == 32 and {prompt for prompt, *_ in replay} <= open_prompts
+    asked = set()
+    for prompt, answer, _, video_id, audio in replay:
+        audible = clips[video_id]["audible"]
+        if prompt in templates["list_sounds"]:
+            asked.add("list_sounds")
+            assert answer == listing(audible)
+        else:
+            asked.add("any_sound")
+            assert answer == ("yes" if audible else "no")
+        assert audio == OWN_AUDIO
+    assert asked == {"list_sounds", "any_sound"}
+    for share, question in ((1.0, "visible"), (0.0, "sound_of")):
+        only = PairCollator(processor, small_config(replay_batch_size=32, replay_visual_share=share),
+                            [dict(r) for r in rows], seed=0)
+        asked_prompts = {prompt for prompt, *_ in only.replay_rows(rows)}
+        assert all(any(prompt == t.format(x=c) for t in templates[question] for c in only.replay_classes)
+                   for prompt in asked_prompts), question
+    with pytest.raises(ValueError, match="replay_open_share"):
+        small_config(replay_open_share=1.5)
+    with pytest.raises(ValueError, match="replay_visual_share"):
+        small_config(replay_visual_share=-0.1)
 
 
 def test_training_moves_weights_and_resume_is_exact(tiny_checkpoint, pairs_dir, tmp_path):

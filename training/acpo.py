@@ -28,7 +28,7 @@ from acpo_bench.models.qwen_omni.features import DistinctMedia, Featurizer, dist
 from acpo_bench.schemas import AudioRecipe, stable_hash
 from acpo_bench.tasks._probes import prompts
 from acpo_bench.training.losses import OUTPUT_LOSSES, LossWeights, SequenceLogps, acpo_loss, nll
-from acpo_bench.training.pairs import KINDS, recipe_from_json, recipe_json
+from acpo_bench.training.pairs import KINDS, listing, recipe_from_json, recipe_json
 from acpo_bench.training.scorer import AnswerScorer, pack_rows
 
 OBJECTIVES = ("output", "input", "both")
@@ -48,6 +48,13 @@ class ACPOConfig:
     sft_chosen: float = 0.0
     sft_replay: float = 1.0
     replay_batch_size: int = 32
+    # share of replay rows that are open questions (list the sounds, any sound?) answered from the clip's labels:
+    # the preference terms only ever see yes/no answers, and without open rows the tuned model's free-form replies
+    # run on into a "yes"/"no" token instead of ending
+    replay_open_share: float = 0.0
+    # share of the yes/no replay rows that ask what is visible (the rest ask what is heard): the preference terms
+    # move the shared yes/no answer, and the visual questions have no other anchor
+    replay_visual_share: float = 0.5
     kind_weights: dict[str, float] = field(default_factory=lambda: {"visible_silent": 0.5, "audible": 0.5})
     reference: str = "frozen"  # frozen | adapter_disabled | precomputed
     steps: int = 300
@@ -84,6 +91,9 @@ class ACPOConfig:
         unknown = set(self.kind_weights) - set(KINDS)
         if unknown or not any(v > 0 for v in self.kind_weights.values()):
             raise ValueError(f"kind_weights: known kinds are {KINDS}, with at least one weight > 0")
+        for name in ("replay_open_share", "replay_visual_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} {getattr(self, name)}: a share between 0 and 1")
         if self.reference == "adapter_disabled" and not self.lora:
             raise ValueError("reference=adapter_disabled needs lora: true (a full fine-tune has no adapter to disable)")
 
@@ -157,7 +167,10 @@ class PairCollator:
         return key, self.featurizer.get(key, lambda: self.store.load(video, video_id, recipe))
 
     def replay_rows(self, pairs: list[dict]) -> list[tuple]:
-        """Balanced audio and visual yes/no questions on congruent clips (the sft_replay stream).
+        """Questions about congruent clips answered from their labels (the sft_replay stream): a
+        ``replay_open_share`` of open ones (list the sounds / is there any sound), the rest yes/no, a
+        ``replay_visual_share`` of those about what is visible and the others about what is heard, the asked
+        source present half the time.
 
         Drawn from a generator seeded by the batch's pair ids, so a resumed run replays exactly the same rows."""
         rng = random.Random(stable_hash(self.seed, [p["pair_id"] for p in pairs]))
@@ -166,7 +179,13 @@ class PairCollator:
         classes = self.replay_classes
         for _ in range(self.config.replay_batch_size):
             clip = rng.choice(self.replay_clips)
-            question, truth = ("sound_of", clip["audible"]) if rng.random() < 0.5 else ("visible", clip["visible"])
+            if self.config.replay_open_share and rng.random() < self.config.replay_open_share:
+                question = "list_sounds" if rng.random() < 0.75 else "any_sound"
+                answer = listing(clip["audible"]) if question == "list_sounds" else "yes" if clip["audible"] else "no"
+                rows.append((rng.choice(templates[question]), answer, clip["video"], clip["video_id"], OWN_AUDIO))
+                continue
+            visual = rng.random() < self.config.replay_visual_share
+            question, truth = ("visible", clip["visible"]) if visual else ("sound_of", clip["audible"])
             absent = [c for c in classes if c not in truth]
             present = bool(truth) and (rng.random() < 0.5 or not absent)
             if not present and not absent:
