@@ -200,6 +200,33 @@ def test_open_replay_rows_answer_from_the_labels(tiny_checkpoint, pairs_dir):
         small_config(replay_visual_share=-0.1)
 
 
+def test_silence_replay_rows_ask_the_same_videos_under_silence(tiny_checkpoint, pairs_dir):
+    """replay_silence_share turns rows into questions under digital silence, answered "nothing" / "no", and leaves
+    the other rows exactly as they were drawn without it."""
+    from transformers import Qwen2_5OmniProcessor
+
+    from acpo_bench.training.acpo import SILENCE
+    from acpo_bench.training.pairs import listing
+
+    processor = Qwen2_5OmniProcessor.from_pretrained(tiny_checkpoint)
+    pairs = load_pairs(pairs_dir)
+    rows = [pairs[i] for i in range(8)]
+    def replay(share: float) -> list[tuple]:
+        config = small_config(replay_batch_size=64, replay_open_share=0.2, replay_silence_share=share)
+        return PairCollator(processor, config, [dict(r) for r in rows], seed=0).replay_rows(rows)
+
+    plain, half, full = replay(0.0), replay(0.5), replay(1.0)
+    assert SILENCE != OWN_AUDIO and not any(audio == SILENCE for *_, audio in plain)
+    assert all(audio == SILENCE for *_, audio in full) and len(full) == len(plain)
+    assert {answer for _, answer, *_ in full} == {listing(()), "no"}
+    silenced = [i for i, row in enumerate(half) if row[-1] == SILENCE]
+    assert 0 < len(silenced) < len(half)
+    for i, (before, after) in enumerate(zip(plain, half, strict=True)):
+        assert after[2:4] == before[2:4], "the same video"
+        if i not in silenced:
+            assert after == before
+
+
 def test_training_moves_weights_and_resume_is_exact(tiny_checkpoint, pairs_dir, tmp_path):
     straight = train(tiny_checkpoint, pairs_dir, tmp_path / "straight", small_config(), show_progress=False)
     log = json.loads((straight / "acpo.json").read_text())["log_history"]

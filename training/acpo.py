@@ -33,6 +33,7 @@ from acpo_bench.training.scorer import AnswerScorer, pack_rows
 
 OBJECTIVES = ("output", "input", "both")
 OWN_AUDIO = recipe_json(AudioRecipe())
+SILENCE = recipe_json(AudioRecipe("silence"))
 REFERENCES = ("frozen", "adapter_disabled", "precomputed")
 
 
@@ -55,6 +56,9 @@ class ACPOConfig:
     # share of the yes/no replay rows that ask what is visible (the rest ask what is heard): the preference terms
     # move the shared yes/no answer, and the visual questions have no other anchor
     replay_visual_share: float = 0.5
+    # share of replay rows replayed under digital silence instead (list -> "nothing", any sound / sound of x -> "no"):
+    # otherwise nothing in training shows the answer format when there is nothing to hear
+    replay_silence_share: float = 0.0
     kind_weights: dict[str, float] = field(default_factory=lambda: {"visible_silent": 0.5, "audible": 0.5})
     reference: str = "frozen"  # frozen | adapter_disabled | precomputed
     steps: int = 300
@@ -91,7 +95,7 @@ class ACPOConfig:
         unknown = set(self.kind_weights) - set(KINDS)
         if unknown or not any(v > 0 for v in self.kind_weights.values()):
             raise ValueError(f"kind_weights: known kinds are {KINDS}, with at least one weight > 0")
-        for name in ("replay_open_share", "replay_visual_share"):
+        for name in ("replay_open_share", "replay_visual_share", "replay_silence_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} {getattr(self, name)}: a share between 0 and 1")
         if self.reference == "adapter_disabled" and not self.lora:
@@ -170,7 +174,7 @@ class PairCollator:
         """Questions about congruent clips answered from their labels (the sft_replay stream): a
         ``replay_open_share`` of open ones (list the sounds / is there any sound), the rest yes/no, a
         ``replay_visual_share`` of those about what is visible and the others about what is heard, the asked
-        source present half the time.
+        source present half the time; then a ``replay_silence_share`` of all rows asked under digital silence.
 
         Drawn from a generator seeded by the batch's pair ids, so a resumed run replays exactly the same rows."""
         rng = random.Random(stable_hash(self.seed, [p["pair_id"] for p in pairs]))
@@ -193,7 +197,23 @@ class PairCollator:
             target = rng.choice(truth) if present else rng.choice(absent)
             prompt = rng.choice(templates[question]).format(x=target)
             rows.append((prompt, "yes" if present else "no", clip["video"], clip["video_id"], OWN_AUDIO))
-        return rows
+        return self.silenced(rows, pairs) if self.config.replay_silence_share else rows
+
+    def silenced(self, rows: list[tuple], pairs: list[dict]) -> list[tuple]:
+        """A ``replay_silence_share`` of the rows become a question about the same video under digital silence.
+
+        Its own generator, so that turning it on leaves the draws of the other rows as they were."""
+        rng = random.Random(stable_hash(self.seed + 7, [p["pair_id"] for p in pairs]))
+        templates = prompts()
+        out = []
+        for row in rows:
+            if rng.random() < self.config.replay_silence_share:
+                _, _, video, video_id, _ = row
+                question = rng.choice(["list_sounds", "any_sound", "sound_of"])
+                prompt = rng.choice(templates[question]).format(x=rng.choice(self.replay_classes))
+                row = (prompt, listing(()) if question == "list_sounds" else "no", video, video_id, SILENCE)
+            out.append(row)
+        return out
 
     def __call__(self, pairs: list[dict]) -> dict:
         rows = [(p["prompt"], p["chosen"], p["video"], p["video_id"], p["audio"]) for p in pairs]
