@@ -203,7 +203,7 @@ class PairCollator:
         """A ``replay_silence_share`` of the rows become a question about the same video under digital silence.
 
         Its own generator, so that turning it on leaves the draws of the other rows as they were."""
-        rng = random.Random(stable_hash(self.seed + 7, [p["pair_id"] for p in pairs]))
+        rng = random.Random(stable_hash(self.seed + 7, [p["pair_id"] for p in pairs]))  # +7: not replay_rows' stream
         templates = prompts()
         out = []
         for row in rows:
