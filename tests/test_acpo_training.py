@@ -28,7 +28,7 @@ def pairs_dir(small_world, tmp_path_factory):
 def test_label_pairs_are_dual_axis_and_correct(small_world):
     pairs = label_pairs(small_world, seed=0)
     counts = Counter(p.kind for p in pairs)
-    assert counts["audible"] and counts["visible_silent"] and counts["open_masquerade"]
+    assert counts["audible"] and counts["visible_silent"] and counts["absent"] and counts["open_masquerade"]
     assert len({p.pair_id for p in pairs}) == len(pairs)
     by_id = {c.content_id: c for c in small_world.clips}
     for pair in pairs:
@@ -44,6 +44,10 @@ def test_label_pairs_are_dual_axis_and_correct(small_world):
         elif pair.kind == "audible":
             assert (pair.chosen, pair.rejected) == ("yes", "no")
             assert target in clip.audible and target not in source.audible
+        elif pair.kind == "absent":
+            assert (pair.chosen, pair.rejected) == ("no", "yes")
+            assert target not in clip.visible and target not in clip.audible
+            assert target in source.audible, "under a' the faithful 'no' would be wrong"
         elif pair.kind == "open_masquerade":
             silent = set(clip.visible) - set(clip.audible)
             assert silent and all(label in pair.rejected for label in silent)

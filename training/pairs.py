@@ -7,6 +7,8 @@ under the clip's own audio a (the output-contrastive axis), and a contrast track
 kinds:
   visible_silent  "Is there a sound of v?" for v seen but not heard: y+ "no", y- "yes"; a' = a clip where v is heard
   audible         "Is there a sound of s?" for s heard: y+ "yes", y- "no"; a' = a clip where s is not heard
+  absent          "Is there a sound of r?" for r neither seen nor heard: y+ "no", y- "yes"; a' = a clip where r is
+                  heard (off-screen pairs of the audible kind can teach "not seen means heard"; these counter it)
   open_masquerade "What sounds can you hear?": y+ lists A, y- adds the silent visible sources; a' = a swap partner
   open_dropped    the same prompt: y- keeps only the heard sources that are also seen (off-screen ones dropped)
   on_policy       y- is the model's own answer under silence or swapped audio when it names a silent visible
@@ -27,7 +29,7 @@ from acpo_bench.schemas import AudioRecipe, Clip, stable_hash
 from acpo_bench.swaps import swap_partner
 from acpo_bench.tasks._probes import prompts
 
-KINDS = ("visible_silent", "audible", "open_masquerade", "open_dropped", "on_policy")
+KINDS = ("visible_silent", "audible", "absent", "open_masquerade", "open_dropped", "on_policy")
 PAIRS_DIR = "pairs"
 
 
@@ -75,6 +77,9 @@ def _make(kind: str, clip: Clip, prompt: str, chosen: str, rejected: str, audio:
 def label_pairs(clips: ClipSet, seed: int = 0, answer_format: Callable[[Sequence[str]], str] = listing) -> list[Pair]:
     """The label-derived pairs (every kind but on_policy)."""
     rng = random.Random(seed)
+    # a stream of its own, so that the absent pairs leave every other kind's draws as they were
+    absent_rng = random.Random(stable_hash(seed, "absent"))
+    classes = sorted({label for clip in clips.clips for label in (*clip.visible, *clip.audible)})
     heard_by: dict[str, list[Clip]] = {}
     for clip in clips.clips:
         for label in clip.audible:
@@ -94,6 +99,11 @@ def label_pairs(clips: ClipSet, seed: int = 0, answer_format: Callable[[Sequence
             if silent_there:
                 pairs.append(_make("audible", clip, rng.choice(sound_of).format(x=label), "yes", "no", own,
                                    _swap_to(silent_there[0])))
+        absent = [c for c in classes if c not in clip.visible and c not in clip.audible and heard_by.get(c)]
+        if absent:
+            label = absent_rng.choice(absent)
+            pairs.append(_make("absent", clip, absent_rng.choice(sound_of).format(x=label), "no", "yes", own,
+                               _swap_to(absent_rng.choice(heard_by[label]))))
         partner = swap_partner(clips.clips, index, seed)
         if partner is None:
             continue
