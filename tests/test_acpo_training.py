@@ -231,6 +231,51 @@ def test_silence_replay_rows_ask_the_same_videos_under_silence(tiny_checkpoint, 
             assert after == before
 
 
+def test_swap_replay_rows_are_answered_from_the_played_track(tiny_checkpoint, pairs_dir):
+    """replay_swap_share asks "is there a sound of x?" about a video with its partner clip's track played: the
+    answer follows the played track's labels, never the video's, sources in view are asked about with both answers,
+    and the other rows are drawn as without it."""
+    from transformers import Qwen2_5OmniProcessor
+
+    processor = Qwen2_5OmniProcessor.from_pretrained(tiny_checkpoint)
+    pairs = load_pairs(pairs_dir)
+    rows = [pairs[i] for i in range(len(pairs))]
+    clips = {r["video_id"]: dict(r) for r in rows}
+
+    def replay(share: float) -> list[tuple]:
+        config = small_config(replay_batch_size=128, replay_open_share=0.2, replay_swap_share=share)
+        return PairCollator(processor, config, list(clips.values()), seed=0).replay_rows(rows[:8])
+
+    plain, half = replay(0.0), replay(0.5)
+    swapped = [i for i, row in enumerate(half) if recipe_from_json(row[-1]).kind == "swap"]
+    assert 0 < len(swapped) < len(half) and not any(recipe_from_json(r[-1]).kind == "swap" for r in plain)
+    answers = set()
+    for i, (before, after) in enumerate(zip(plain, half, strict=True)):
+        assert after[2:4] == before[2:4], "the same video"
+        if i not in swapped:
+            assert after == before
+            continue
+        prompt, answer, _, video_id, audio = after
+        played = clips[recipe_from_json(audio).source_id]
+        assert played["video_id"] != video_id
+        target = next(c for c in small_world_classes(rows) if prompt.rstrip("?").endswith(c))
+        assert answer == ("yes" if target in played["audible"] else "no")
+        answers.add((answer, target in clips[video_id]["visible"]))
+    assert ("no", True) in answers, "some questions ask about a source in view that the played track lacks"
+    assert ("yes", True) in answers, "and some about a source in view that the played track has"
+    partners = PairCollator(processor, small_config(), list(clips.values()), seed=0).replay_partner
+    mixed = 0
+    for video_id, partner in partners.items():
+        visible, heard = set(clips[video_id]["visible"]), set(partner["audible"])
+        assert partner["video_id"] != video_id
+        mixed += bool(visible & heard and visible - heard)
+    assert mixed > len(partners) / 2, "partners play some but not all of the sources in view where they can"
+
+
+def small_world_classes(rows) -> list[str]:
+    return sorted({c for r in rows for c in (*r["visible"], *r["audible"])}, key=len, reverse=True)
+
+
 def test_training_moves_weights_and_resume_is_exact(tiny_checkpoint, pairs_dir, tmp_path):
     straight = train(tiny_checkpoint, pairs_dir, tmp_path / "straight", small_config(), show_progress=False)
     log = json.loads((straight / "acpo.json").read_text())["log_history"]

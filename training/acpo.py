@@ -59,6 +59,10 @@ class ACPOConfig:
     # share of replay rows replayed under digital silence instead (list -> "nothing", any sound / sound of x -> "no"):
     # otherwise nothing in training shows the answer format when there is nothing to hear
     replay_silence_share: float = 0.0
+    # share of replay rows asked with another clip's track swapped in ("Is there a sound of x?" answered from the
+    # played track's labels, x half the time a source in view that the track lacks): absolute targets for listening
+    # where sight and sound disagree, which the relative preference terms alone do not give
+    replay_swap_share: float = 0.0
     kind_weights: dict[str, float] = field(default_factory=lambda: {"visible_silent": 0.5, "audible": 0.5})
     reference: str = "frozen"  # frozen | adapter_disabled | precomputed
     steps: int = 300
@@ -95,7 +99,7 @@ class ACPOConfig:
         unknown = set(self.kind_weights) - set(KINDS)
         if unknown or not any(v > 0 for v in self.kind_weights.values()):
             raise ValueError(f"kind_weights: known kinds are {KINDS}, with at least one weight > 0")
-        for name in ("replay_open_share", "replay_visual_share", "replay_silence_share"):
+        for name in ("replay_open_share", "replay_visual_share", "replay_silence_share", "replay_swap_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} {getattr(self, name)}: a share between 0 and 1")
         if self.reference == "adapter_disabled" and not self.lora:
@@ -149,6 +153,8 @@ class PairCollator:
         self.featurizer = Featurizer(processor, videos_kwargs, max_items=4096)
         self.replay_clips = replay_clips
         self.replay_classes = sorted({c for clip in replay_clips for c in (*clip["visible"], *clip["audible"])})
+        self.replay_by_id = {clip["video_id"]: clip for clip in replay_clips}
+        self.replay_partner = _replay_partners(replay_clips, seed)
         self.seed = seed
         self._encoded: dict[tuple[str, str], tuple] = {}
 
@@ -197,7 +203,35 @@ class PairCollator:
             target = rng.choice(truth) if present else rng.choice(absent)
             prompt = rng.choice(templates[question]).format(x=target)
             rows.append((prompt, "yes" if present else "no", clip["video"], clip["video_id"], OWN_AUDIO))
+        if self.config.replay_swap_share:
+            rows = self.swapped(rows, pairs)
         return self.silenced(rows, pairs) if self.config.replay_silence_share else rows
+
+    def swapped(self, rows: list[tuple], pairs: list[dict]) -> list[tuple]:
+        """A ``replay_swap_share`` of the rows become "Is there a sound of x?" about the same video with its
+        partner's track played, answered from that track's labels; a stream of its own, as in ``silenced``."""
+        rng = random.Random(stable_hash(self.seed + 11, [p["pair_id"] for p in pairs]))
+        templates = prompts()["sound_of"]
+        out = []
+        for row in rows:
+            if rng.random() < self.config.replay_swap_share:
+                video_id = row[3]
+                clip, partner = self.replay_by_id[video_id], self.replay_partner[video_id]
+                heard = partner["audible"]
+                # in-view sources asked about as often with "yes" as with "no", so that "in view" predicts nothing
+                heard_in_view = [c for c in heard if c in clip["visible"]]
+                unheard_in_view = [c for c in clip["visible"] if c not in heard]
+                if heard and rng.random() < 0.5:
+                    answer = "yes"
+                    target = rng.choice(heard_in_view if heard_in_view and rng.random() < 0.5 else heard)
+                else:
+                    answer = "no"
+                    unheard = [c for c in self.replay_classes if c not in heard]
+                    target = rng.choice(unheard_in_view if unheard_in_view and rng.random() < 0.5 else unheard)
+                swap = recipe_json(AudioRecipe("swap", source=partner["video"], source_id=partner["video_id"]))
+                row = (rng.choice(templates).format(x=target), answer, row[2], video_id, swap)
+            out.append(row)
+        return out
 
     def silenced(self, rows: list[tuple], pairs: list[dict]) -> list[tuple]:
         """A ``replay_silence_share`` of the rows become a question about the same video under digital silence.
@@ -393,6 +427,21 @@ def write_digest(module: torch.nn.Module, output_dir: Path, rank: int) -> str:
     (output_dir / "digests").mkdir(parents=True, exist_ok=True)
     (output_dir / "digests" / f"rank{rank}.sha256").write_text(digest.hexdigest() + "\n")
     return digest.hexdigest()
+
+
+def _replay_partners(clips: list[dict], seed: int) -> dict[str, dict]:
+    """One fixed partner track per clip (swapped replay media then repeat, and their features are cached): where
+    one exists, a clip that is heard playing some but not all of the sources in view, so that swapped questions
+    about sources in view have both answers."""
+    rng = random.Random(stable_hash(seed, "replay partners"))
+    partners = {}
+    for clip in clips:
+        visible = set(clip["visible"])
+        others = [c for c in clips if c["video_id"] != clip["video_id"]] or [clip]
+        mixed = [c for c in others if visible & set(c["audible"]) and visible - set(c["audible"])]
+        pool = mixed or others
+        partners[clip["video_id"]] = pool[rng.randrange(len(pool))]
+    return partners
 
 
 def _replay_clips(pairs) -> list[dict]:
