@@ -263,7 +263,7 @@ def test_swap_replay_rows_are_answered_from_the_played_track(tiny_checkpoint, pa
         answers.add((answer, target in clips[video_id]["visible"]))
     assert ("no", True) in answers, "some questions ask about a source in view that the played track lacks"
     assert ("yes", True) in answers, "and some about a source in view that the played track has"
-    partners = PairCollator(processor, small_config(), list(clips.values()), seed=0).replay_partner
+    partners = PairCollator(processor, small_config(replay_swap_share=0.5), list(clips.values()), seed=0).replay_partner
     mixed = 0
     for video_id, partner in partners.items():
         visible, heard = set(clips[video_id]["visible"]), set(partner["audible"])

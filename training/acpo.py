@@ -60,8 +60,8 @@ class ACPOConfig:
     # otherwise nothing in training shows the answer format when there is nothing to hear
     replay_silence_share: float = 0.0
     # share of replay rows asked with another clip's track swapped in ("Is there a sound of x?" answered from the
-    # played track's labels, x half the time a source in view that the track lacks): absolute targets for listening
-    # where sight and sound disagree, which the relative preference terms alone do not give
+    # played track's labels, sources in view asked about with both answers): absolute targets for listening where
+    # sight and sound disagree, which the relative preference terms alone do not give
     replay_swap_share: float = 0.0
     kind_weights: dict[str, float] = field(default_factory=lambda: {"visible_silent": 0.5, "audible": 0.5})
     reference: str = "frozen"  # frozen | adapter_disabled | precomputed
@@ -154,7 +154,7 @@ class PairCollator:
         self.replay_clips = replay_clips
         self.replay_classes = sorted({c for clip in replay_clips for c in (*clip["visible"], *clip["audible"])})
         self.replay_by_id = {clip["video_id"]: clip for clip in replay_clips}
-        self.replay_partner = _replay_partners(replay_clips, seed)
+        self.replay_partner = _replay_partners(replay_clips, seed) if config.replay_swap_share else {}
         self.seed = seed
         self._encoded: dict[tuple[str, str], tuple] = {}
 
