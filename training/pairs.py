@@ -8,7 +8,8 @@ kinds:
   visible_silent  "Is there a sound of v?" for v seen but not heard: y+ "no", y- "yes"; a' = a clip where v is heard
   audible         "Is there a sound of s?" for s heard: y+ "yes", y- "no"; a' = a clip where s is not heard
   absent          "Is there a sound of r?" for r neither seen nor heard: y+ "no", y- "yes"; a' = a clip where r is
-                  heard (off-screen pairs of the audible kind can teach "not seen means heard"; these counter it)
+                  heard (off-screen pairs of the audible kind could teach "not seen means heard"; these are meant
+                  to counter that; measured in docs/acpo-tiny-tuning.md, fourth round)
   open_masquerade "What sounds can you hear?": y+ lists A, y- adds the silent visible sources; a' = a swap partner
   open_dropped    the same prompt: y- keeps only the heard sources that are also seen (off-screen ones dropped)
   on_policy       y- is the model's own answer under silence or swapped audio when it names a silent visible
