@@ -180,7 +180,8 @@ class PairCollator:
         """Questions about congruent clips answered from their labels (the sft_replay stream): a
         ``replay_open_share`` of open ones (list the sounds / is there any sound), the rest yes/no, a
         ``replay_visual_share`` of those about what is visible and the others about what is heard, the asked
-        source present half the time; then a ``replay_silence_share`` of all rows asked under digital silence.
+        source present half the time; then a ``replay_swap_share`` of all rows asked with a partner's track swapped
+        in, and a ``replay_silence_share`` under digital silence.
 
         Drawn from a generator seeded by the batch's pair ids, so a resumed run replays exactly the same rows."""
         rng = random.Random(stable_hash(self.seed, [p["pair_id"] for p in pairs]))
@@ -204,50 +205,45 @@ class PairCollator:
             prompt = rng.choice(templates[question]).format(x=target)
             rows.append((prompt, "yes" if present else "no", clip["video"], clip["video_id"], OWN_AUDIO))
         if self.config.replay_swap_share:
-            rows = self.swapped(rows, pairs)
-        return self.silenced(rows, pairs) if self.config.replay_silence_share else rows
+            rows = self._recast(rows, pairs, 11, self.config.replay_swap_share, self._swapped_row)
+        if self.config.replay_silence_share:
+            rows = self._recast(rows, pairs, 7, self.config.replay_silence_share, self._silenced_row)
+        return rows
 
-    def swapped(self, rows: list[tuple], pairs: list[dict]) -> list[tuple]:
-        """A ``replay_swap_share`` of the rows become "Is there a sound of x?" about the same video with its
-        partner's track played, answered from that track's labels; a stream of its own, as in ``silenced``."""
-        rng = random.Random(stable_hash(self.seed + 11, [p["pair_id"] for p in pairs]))
-        templates = prompts()["sound_of"]
-        out = []
-        for row in rows:
-            if rng.random() < self.config.replay_swap_share:
-                video_id = row[3]
-                clip, partner = self.replay_by_id[video_id], self.replay_partner[video_id]
-                heard = partner["audible"]
-                # in-view sources asked about as often with "yes" as with "no", so that "in view" predicts nothing
-                heard_in_view = [c for c in heard if c in clip["visible"]]
-                unheard_in_view = [c for c in clip["visible"] if c not in heard]
-                if heard and rng.random() < 0.5:
-                    answer = "yes"
-                    target = rng.choice(heard_in_view if heard_in_view and rng.random() < 0.5 else heard)
-                else:
-                    answer = "no"
-                    unheard = [c for c in self.replay_classes if c not in heard]
-                    target = rng.choice(unheard_in_view if unheard_in_view and rng.random() < 0.5 else unheard)
-                swap = recipe_json(AudioRecipe("swap", source=partner["video"], source_id=partner["video_id"]))
-                row = (rng.choice(templates).format(x=target), answer, row[2], video_id, swap)
-            out.append(row)
-        return out
+    def _recast(self, rows: list[tuple], pairs: list[dict], stream: int, share: float, recast) -> list[tuple]:
+        """``share`` of the rows replaced by ``recast(row, rng)``, a question about the same video under other audio.
 
-    def silenced(self, rows: list[tuple], pairs: list[dict]) -> list[tuple]:
-        """A ``replay_silence_share`` of the rows become a question about the same video under digital silence.
+        Each recast draws from a generator of its own (seed + ``stream``), so that turning one on leaves the draws of
+        the plain rows, and of the other recast, as they were."""
+        rng = random.Random(stable_hash(self.seed + stream, [p["pair_id"] for p in pairs]))
+        return [recast(row, rng) if rng.random() < share else row for row in rows]
 
-        Its own generator, so that turning it on leaves the draws of the other rows as they were."""
-        rng = random.Random(stable_hash(self.seed + 7, [p["pair_id"] for p in pairs]))  # +7: not replay_rows' stream
-        templates = prompts()
-        out = []
-        for row in rows:
-            if rng.random() < self.config.replay_silence_share:
-                _, _, video, video_id, _ = row
-                question = rng.choice(["list_sounds", "any_sound", "sound_of"])
-                prompt = rng.choice(templates[question]).format(x=rng.choice(self.replay_classes))
-                row = (prompt, listing(()) if question == "list_sounds" else "no", video, video_id, SILENCE)
-            out.append(row)
-        return out
+    def _swapped_row(self, row: tuple, rng: random.Random) -> tuple:
+        """A sound_of question ("Is there a sound of x?") about the row's video with its partner's track played,
+        answered from that track's labels."""
+        video_id = row[3]
+        clip, partner = self.replay_by_id[video_id], self.replay_partner[video_id]
+        heard = partner["audible"]
+        # in-view sources asked about as often with "yes" as with "no", so that "in view" predicts nothing
+        heard_in_view = [c for c in heard if c in clip["visible"]]
+        unheard_in_view = [c for c in clip["visible"] if c not in heard]
+        if heard and rng.random() < 0.5:
+            answer = "yes"
+            target = rng.choice(heard_in_view if heard_in_view and rng.random() < 0.5 else heard)
+        else:
+            answer = "no"
+            if unheard_in_view and rng.random() < 0.5:
+                target = rng.choice(unheard_in_view)
+            else:
+                target = rng.choice([c for c in self.replay_classes if c not in heard])
+        swap = recipe_json(AudioRecipe("swap", source=partner["video"], source_id=partner["video_id"]))
+        return rng.choice(prompts()["sound_of"]).format(x=target), answer, row[2], video_id, swap
+
+    def _silenced_row(self, row: tuple, rng: random.Random) -> tuple:
+        """A question about the row's video under digital silence: list -> "nothing", any sound / sound of x -> "no"."""
+        question = rng.choice(["list_sounds", "any_sound", "sound_of"])
+        prompt = rng.choice(prompts()[question]).format(x=rng.choice(self.replay_classes))
+        return prompt, listing(()) if question == "list_sounds" else "no", row[2], row[3], SILENCE
 
     def __call__(self, pairs: list[dict]) -> dict:
         rows = [(p["prompt"], p["chosen"], p["video"], p["video_id"], p["audio"]) for p in pairs]
