@@ -28,7 +28,7 @@ from acpo_bench.clips import ClipSet
 from acpo_bench.lexicon import Lexicon
 from acpo_bench.schemas import AudioRecipe, Clip, stable_hash
 from acpo_bench.swaps import swap_partner
-from acpo_bench.tasks._probes import prompts
+from acpo_bench.tasks._probes import prompts, swapped
 
 KINDS = ("visible_silent", "audible", "absent", "open_masquerade", "open_dropped", "on_policy")
 PAIRS_DIR = "pairs"
@@ -63,10 +63,6 @@ def listing(labels: Sequence[str]) -> str:
     return " and ".join(sorted(labels)) if labels else "nothing"
 
 
-def _swap_to(clip: Clip) -> AudioRecipe:
-    return AudioRecipe("swap", source=clip.video, source_id=clip.content_id)
-
-
 def _make(kind: str, clip: Clip, prompt: str, chosen: str, rejected: str, audio: AudioRecipe,
           contrast: AudioRecipe) -> Pair:
     return Pair(pair_id=stable_hash(kind, clip.content_id, prompt, chosen, rejected, audio.key(), contrast.key()),
@@ -91,7 +87,7 @@ def label_pairs(clips: ClipSet, seed: int = 0, answer_format: Callable[[Sequence
     for index, clip in enumerate(clips.clips):
         for label in clip.visible:
             if label not in clip.audible and heard_by.get(label):
-                contrast = _swap_to(rng.choice(heard_by[label]))
+                contrast = swapped(rng.choice(heard_by[label]))
                 pairs.append(_make("visible_silent", clip, rng.choice(sound_of).format(x=label), "no", "yes", own,
                                    contrast))
         for label in clip.audible:
@@ -99,12 +95,12 @@ def label_pairs(clips: ClipSet, seed: int = 0, answer_format: Callable[[Sequence
                             and c.audible and c.clip_id != clip.clip_id]
             if silent_there:
                 pairs.append(_make("audible", clip, rng.choice(sound_of).format(x=label), "yes", "no", own,
-                                   _swap_to(silent_there[0])))
+                                   swapped(silent_there[0])))
         absent = [c for c in classes if c not in clip.visible and c not in clip.audible and heard_by.get(c)]
         if absent:
             label = absent_rng.choice(absent)
             pairs.append(_make("absent", clip, absent_rng.choice(sound_of).format(x=label), "no", "yes", own,
-                               _swap_to(absent_rng.choice(heard_by[label]))))
+                               swapped(absent_rng.choice(heard_by[label]))))
         partner = swap_partner(clips.clips, index, seed)
         if partner is None:
             continue
@@ -112,11 +108,11 @@ def label_pairs(clips: ClipSet, seed: int = 0, answer_format: Callable[[Sequence
         silent_visible = set(clip.visible) - set(clip.audible)
         if silent_visible:
             pairs.append(_make("open_masquerade", clip, rng.choice(list_sounds), truthful,
-                               answer_format(sorted(set(clip.audible) | silent_visible)), own, _swap_to(partner)))
+                               answer_format(sorted(set(clip.audible) | silent_visible)), own, swapped(partner)))
         offscreen = set(clip.audible) - set(clip.visible)
         if offscreen:
             pairs.append(_make("open_dropped", clip, rng.choice(list_sounds), truthful,
-                               answer_format(sorted(set(clip.audible) & set(clip.visible))), own, _swap_to(partner)))
+                               answer_format(sorted(set(clip.audible) & set(clip.visible))), own, swapped(partner)))
     return pairs
 
 
@@ -134,7 +130,7 @@ def on_policy_pairs(clips: ClipSet, generate: Callable[[list], list[str]], lexic
         asks.append((clip, rng.choice(list_sounds), AudioRecipe("silence"), ()))
         partner = swap_partner(clips.clips, index, seed)
         if partner is not None:
-            asks.append((clip, rng.choice(list_sounds), _swap_to(partner), partner.audible))
+            asks.append((clip, rng.choice(list_sounds), swapped(partner), partner.audible))
     answers = generate(asks)
     pairs = []
     for (clip, prompt, audio, audible), answer in zip(asks, answers, strict=True):
