@@ -256,3 +256,35 @@ def test_core_modules_do_not_import_torch_at_module_level():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ},
                          check=True).stdout.strip()
     assert out == "False"
+
+
+@pytest.mark.parametrize("reference", ["precomputed", "adapter_disabled"])
+def test_frozen_towers_encode_once_per_step_whatever_the_reference(pair_batch, reference):
+    """Under LoRA the towers are frozen: the step encodes the batch's media once, without gradient, and the policy
+    (and a reference with the same towers) use those outputs, also when reference log-probs were precomputed."""
+    import copy
+    from types import SimpleNamespace
+
+    from acpo_bench.models.qwen_omni.features import DistinctMedia
+    from acpo_bench.training.acpo import ACPOConfig, ACPOTrainer, PairCollator, build_policy
+    from acpo_bench.training.scorer import AnswerScorer
+
+    thinker, collator, pairs = pair_batch
+    config = ACPOConfig(lora=True, lora_r=2, reference=reference, sft_replay=0.0)
+    scorer = AnswerScorer(build_policy(copy.deepcopy(thinker), config), collator.tokenizer.video_token_id,
+                          collator.tokenizer.audio_token_id)
+    pairs = [{**p, "ref_chosen": -1.0, "ref_rejected": -2.0, "ref_chosen_swapped": -3.0} for p in pairs]
+    batch = PairCollator(collator.processor, config, [], 0, collator.featurizer.videos_kwargs)(pairs)
+    encodes = []
+    real_encode = scorer.encode
+    scorer.encode = lambda media: encodes.append(1) or real_encode(media)
+    step = SimpleNamespace(acpo=config, ref_towers_equal=True, accelerator=SimpleNamespace(unwrap_model=lambda m: m))
+    step.reference_shares_towers = lambda: ACPOTrainer.reference_shares_towers(step)
+    step.reference_logps = lambda *args: ACPOTrainer.reference_logps(step, *args)
+    n, logps, _, ref = ACPOTrainer.policy_and_reference(step, scorer, batch)
+    assert len(encodes) == 1 and logps.requires_grad
+    assert (ref is None) == (reference == "precomputed")
+    with torch.no_grad():
+        own, _ = scorer(batch["input_ids"], batch["attention_mask"], None, DistinctMedia(**batch["media"]),
+                        batch["packing"])
+    assert torch.allclose(logps.detach(), own, atol=1e-5)

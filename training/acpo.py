@@ -295,24 +295,21 @@ class ACPOTrainer(Trainer):
                     return scorer(*args)[0]
             return self.ref_scorer(*args)[0]
 
-    def shared_encoding(self, model, inputs: dict, media: DistinctMedia):
-        """Tower outputs computed once for policy and reference, when the towers are frozen (LoRA on the language
-        model) and the reference's towers are the policy's weights (adapters disabled, or a frozen copy made before
-        training): then both forwards would encode the very same media with the very same weights."""
-        scorer = self.accelerator.unwrap_model(model)
-        if "ref_logps" in inputs or not scorer.towers_frozen():
-            return None
-        if self.acpo.reference == "frozen" and not self.ref_towers_equal:
-            return None
-        return scorer.encode(media)
+    def reference_shares_towers(self) -> bool:
+        """The reference's towers are the policy's weights: adapters disabled, or a frozen copy made before training
+        whose towers, like the policy's, never train."""
+        return self.acpo.reference == "adapter_disabled" or (self.acpo.reference == "frozen" and self.ref_towers_equal)
 
     def policy_and_reference(self, model, inputs: dict) -> tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(pairs in the batch, policy answer log-probs per row, answer token counts, reference log-probs or None
-        when they were precomputed), the towers run once for both where their weights are shared."""
+        when they were precomputed). Frozen towers (LoRA on the language model) encode the batch's media once,
+        without gradient, and their outputs serve the reference too where its towers are the same weights."""
         media = DistinctMedia(**inputs["media"])
-        encoded = self.shared_encoding(model, inputs, media)
+        scorer = self.accelerator.unwrap_model(model)
+        encoded = scorer.encode(media) if scorer.towers_frozen() else None
         logps, counts = model(inputs["input_ids"], inputs["attention_mask"], None, media, inputs["packing"], encoded)
-        return int(inputs["n_pairs"]), logps, counts, self.reference_logps(model, inputs, media, encoded)
+        shared = encoded if self.reference_shares_towers() else None
+        return int(inputs["n_pairs"]), logps, counts, self.reference_logps(model, inputs, media, shared)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         n, logps, counts, ref = self.policy_and_reference(model, inputs)
