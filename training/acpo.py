@@ -25,6 +25,7 @@ from transformers import Trainer
 from acpo_bench.media import MediaSpec
 from acpo_bench.media_store import MediaStore
 from acpo_bench.models.qwen_omni.features import DistinctMedia, Featurizer, distinct_media, prompt_parts
+from acpo_bench.models.qwen_omni.tower_attention import use_varlen_tower_attention
 from acpo_bench.schemas import AudioRecipe, stable_hash
 from acpo_bench.tasks._probes import prompts
 from acpo_bench.training.losses import OUTPUT_LOSSES, LossWeights, SequenceLogps, acpo_loss, nll
@@ -374,6 +375,7 @@ def train(checkpoint: str | Path, pairs_dir: str | Path, output_dir: str | Path,
                          "with `acpo-bench pairs build ... --precompute-reference MODEL`")
     processor = Qwen2_5OmniProcessor.from_pretrained(str(checkpoint))
     thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(str(checkpoint), dtype=torch.float32)
+    use_varlen_tower_attention(thinker)
     tokens = (processor.tokenizer.video_token_id, processor.tokenizer.audio_token_id)
     ref_scorer = None
     if config.reference == "frozen":
@@ -504,6 +506,7 @@ def precompute_reference(checkpoint: str | Path, pairs_dir: str | Path, frames: 
     pairs = load_pairs(pairs_dir)
     processor = Qwen2_5OmniProcessor.from_pretrained(str(checkpoint))
     thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(str(checkpoint), dtype=torch.float32)
+    use_varlen_tower_attention(thinker)
     scorer = AnswerScorer(thinker, processor.tokenizer.video_token_id, processor.tokenizer.audio_token_id).eval()
     config = ACPOConfig(frames=frames, sft_replay=0.0)
     collator = PairCollator(processor, config, [], 0, checkpoint_settings(Path(checkpoint)).get("videos_kwargs"))

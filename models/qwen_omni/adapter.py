@@ -33,6 +33,7 @@ from acpo_bench.models.qwen_omni.features import (
     shared_media_embeddings,
 )
 from acpo_bench.models.qwen_omni.shared_prefix import PrefixCache, PrefixRow, RopeIndex, last_hidden
+from acpo_bench.models.qwen_omni.tower_attention import TOWER_ATTENTION, use_varlen_tower_attention
 from acpo_bench.paths import cache_root
 from acpo_bench.schemas import stable_hash
 
@@ -156,6 +157,8 @@ class QwenOmniAdapter:
 
     def _setup(self, model, settings: dict, model_args: dict[str, str], identity: dict) -> None:
         self.model = model
+        if use_varlen_tower_attention(model):  # one attention call per tower layer, not one per window
+            identity = {**identity, "tower_attention": TOWER_ATTENTION}
         self.model.eval()
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"

@@ -1,0 +1,126 @@
+"""The towers' variable-length attention (models/qwen_omni/tower_attention.py) gives transformers' own per-window
+sdpa results, in one attention call per window length instead of one per window. (No timings here:
+benchmarks/eval_throughput.py measures the speed-up on a GPU.)"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from acpo_bench.models.qwen_omni.adapter import TINY_CHECKPOINT
+from acpo_bench.models.qwen_omni.tower_attention import (
+    TOWER_ATTENTION,
+    grouped_sdpa,
+    use_stock_tower_attention,
+    use_varlen_tower_attention,
+    varlen_tower_attention,
+)
+
+
+def per_window(q, k, v, cu, scaling):
+    """The stock path: one sdpa call per window."""
+    out = []
+    for start, end in zip(cu[:-1].tolist(), cu[1:].tolist(), strict=True):
+        window = [t[start:end].transpose(0, 1)[None] for t in (q, k, v)]
+        out.append(F.scaled_dot_product_attention(*window, scale=scaling)[0].transpose(0, 1))
+    return torch.cat(out)
+
+
+@pytest.mark.parametrize("lengths", [[64, 64, 64, 64], [64, 32, 64, 16, 1, 32, 64]])
+def test_grouped_windows_equal_one_call_per_window(lengths):
+    torch.manual_seed(0)
+    tokens, heads, dim = sum(lengths), 4, 16
+    q, k, v = (torch.randn(tokens, heads, dim, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+    ours = grouped_sdpa(q, k, v, cu, scaling=dim ** -0.5)
+    stock = per_window(q, k, v, cu, dim ** -0.5)
+    assert torch.allclose(ours, stock, atol=1e-12)
+    weights = torch.randn_like(ours)
+    grads = torch.autograd.grad((ours * weights).sum(), (q, k, v))
+    stock_grads = torch.autograd.grad((stock * weights).sum(), (q, k, v))
+    for ours_grad, stock_grad in zip(grads, stock_grads, strict=True):
+        assert torch.allclose(ours_grad, stock_grad, atol=1e-12)
+
+
+def test_the_interface_function_keeps_transformers_layout():
+    """(1, heads, tokens, dim) in, (1, tokens, heads, dim) out, as transformers' flash path expects; a mask (a
+    language-model call) is refused with a message naming the fix."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 12, 8) for _ in range(3))
+    cu = torch.tensor([0, 5, 12], dtype=torch.int32)
+    out, weights = varlen_tower_attention(None, q, k, v, scaling=8 ** -0.5, cu_seq_lens_q=cu, cu_seq_lens_k=cu,
+                                          max_length_q=7, max_length_k=7)
+    expected = per_window(*(t[0].transpose(0, 1) for t in (q, k, v)), cu, 8 ** -0.5)
+    assert weights is None and out.shape == (1, 12, 2, 8)
+    assert torch.allclose(out[0], expected, atol=1e-6)
+    with pytest.raises(ValueError, match="attn_implementation"):
+        varlen_tower_attention(None, q, k, v, attention_mask=torch.ones(1, 1, 12, 12), cu_seq_lens_q=cu)
+
+
+@pytest.fixture()
+def thinker():
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+
+    return Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(str(TINY_CHECKPOINT),
+                                                                      attn_implementation="sdpa").eval()
+
+
+def count_sdpa(monkeypatch) -> list[int]:
+    calls = [0]
+    real = F.scaled_dot_product_attention
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", counted)
+    return calls
+
+
+def test_towers_give_the_stock_outputs_in_one_call_per_window_length(thinker, monkeypatch):
+    """A 16-frame 336x336 video (72 windows of 64 patches per frame pair group) and a 12x16-patch one (windows of
+    64 and 32 patches), and two audio clips of 10 s and 7.3 s (2-second chunks, the last ones shorter)."""
+    vision = thinker.config.vision_config
+    grid = torch.tensor([[8, 24, 24], [2, 12, 16]])
+    torch.manual_seed(0)
+    pixels = torch.randn(int(grid.prod(-1).sum()), vision.in_channels * vision.temporal_patch_size
+                         * vision.patch_size ** 2)
+    features = torch.randn(128, 1000 + 730)
+    lengths = torch.tensor([1000, 730])
+    calls = count_sdpa(monkeypatch)
+    with torch.no_grad():
+        stock_video = thinker.model.visual(pixels, grid_thw=grid).pooler_output
+        stock_audio = thinker.model.audio_tower(features, feature_lens=lengths).last_hidden_state
+        stock_calls, calls[0] = calls[0], 0
+        assert use_varlen_tower_attention(thinker)
+        video = thinker.model.visual(pixels, grid_thw=grid).pooler_output
+        audio = thinker.model.audio_tower(features, feature_lens=lengths).last_hidden_state
+    assert torch.allclose(video, stock_video, atol=1e-5) and torch.allclose(audio, stock_audio, atol=1e-5)
+    layers = vision.depth + thinker.config.audio_config.encoder_layers
+    assert calls[0] <= 2 * layers < stock_calls  # at most two window lengths per layer here, against 100+ windows
+    assert thinker.config.get_text_config()._attn_implementation == "sdpa"  # the language model keeps its own
+    use_stock_tower_attention(thinker)
+    assert thinker.model.visual.config._attn_implementation == "sdpa"
+
+
+def test_towers_on_another_implementation_are_left_alone():
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+
+    eager = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(str(TINY_CHECKPOINT),
+                                                                       attn_implementation="eager")
+    assert not use_varlen_tower_attention(eager)
+    assert eager.model.visual.config._attn_implementation == "eager"
+
+
+def test_the_adapter_loads_its_towers_on_it_and_says_so_in_its_fingerprint(tiny_model):
+    from acpo_bench.adapter import parse_model_args
+    from acpo_bench.models import BUILTIN as MODELS
+    from acpo_bench.registry import resolve
+
+    name, model_args = tiny_model
+    load = resolve(MODELS.get(name, name))
+    routed = load({**parse_model_args(model_args), "feature_cache": "false"}, None)
+    eager = load({**parse_model_args(model_args), "feature_cache": "false", "attn": "eager"}, None)
+    assert routed.model.model.visual.config._attn_implementation == TOWER_ATTENTION
+    assert routed._identity["tower_attention"] == TOWER_ATTENTION and "tower_attention" not in eager._identity
