@@ -42,6 +42,7 @@ from acpo_bench.models.qwen_omni.features import (
     forward_hidden,
     processor_settings,
 )
+from acpo_bench.models.qwen_omni.tower_attention import use_stock_tower_attention, use_varlen_tower_attention
 from acpo_bench.parsing import parse_yes_no
 from acpo_bench.schemas import AudioRecipe, Probe
 
@@ -146,6 +147,17 @@ def ours(adapter: QwenOmniAdapter, requests, batch_size: int) -> list[dict]:
     return out
 
 
+def rows_media(adapter: QwenOmniAdapter, requests):
+    """The distinct media of the rows, on the model's device."""
+    _, keys, media = adapter._rows(requests)
+    return distinct_media(keys, media, adapter.tokenizer.audio_token_id).to(adapter.device)
+
+
+def towers_only(adapter: QwenOmniAdapter, distinct) -> None:
+    with torch.inference_mode():
+        encode_media(_thinker(adapter.model), distinct)
+
+
 def plain_forward(adapter: QwenOmniAdapter, requests) -> torch.Tensor:
     """Full sequences in one batch through the language model (towers once per clip, the model's own rope index):
     log-probs at the answer position, (rows, vocab)."""
@@ -154,12 +166,17 @@ def plain_forward(adapter: QwenOmniAdapter, requests) -> torch.Tensor:
 
     batch = {k: v.to(adapter.device) for k, v in pad_sequences(sequences, adapter.tokenizer.pad_token_id).items()}
     thinker = _thinker(adapter.model)
-    distinct = distinct_media(keys, media, adapter.tokenizer.audio_token_id).to(adapter.device)
+    distinct = rows_media(adapter, requests)
     with torch.inference_mode():
         hidden = forward_hidden(thinker, batch["input_ids"], batch["attention_mask"], distinct,
                                 adapter.tokenizer.video_token_id, adapter.tokenizer.audio_token_id,
                                 encode_media(thinker, distinct))[:, -1]
         return thinker.lm_head(hidden).float().log_softmax(-1)
+
+
+def choice_logps(adapter: QwenOmniAdapter, row: torch.Tensor) -> dict[str, float]:
+    """yes / no log-probs from one row of answer-position log-probs (each choice's token variants pooled)."""
+    return {c: float(torch.logsumexp(row[adapter.choice_ids(c)], 0)) for c in ("yes", "no")}
 
 
 def one_by_one(adapter: QwenOmniAdapter, probes, media: dict, max_new_tokens: int, exact_length: bool):
@@ -227,12 +244,13 @@ def flops_ours(adapter: QwenOmniAdapter, requests, counts: dict) -> float:
                 + counts["lm"] * (sum(prefixes.values()) + suffix_tokens) + counts["lm_head"] * len(requests))
 
 
-def flops_full(adapter: QwenOmniAdapter, requests, counts: dict) -> float:
-    """A batched full forward: towers once per clip, every row's whole sequence through the LM."""
+def flops_full(adapter: QwenOmniAdapter, requests, counts: dict, towers: bool = True) -> float:
+    """A batched full forward: towers once per clip (unless ``towers`` is off), every row's whole sequence through
+    the LM."""
     sequences, keys, media = adapter._rows(requests)
     first = dict(zip(keys, media, strict=True))
-    vision = sum(m.pixel_values_videos.shape[0] for m in first.values())
-    audio = sum(int(m.feature_attention_mask.sum()) // 2 for m in first.values())
+    vision = sum(m.pixel_values_videos.shape[0] for m in first.values()) if towers else 0
+    audio = sum(int(m.feature_attention_mask.sum()) // 2 for m in first.values()) if towers else 0
     return 2 * (counts["vision"] * vision + counts["audio"] * audio + counts["lm"] * sum(map(len, sequences))
                 + counts["lm_head"] * len(requests))
 
@@ -318,20 +336,41 @@ def main() -> None:
     plain_forward(adapter, warm_requests)
     full_s, plain = realsize.timed(lambda: plain_forward(adapter, rows), device, args.repeats, 0)
     own_scores = [scores[timed_requests.index(r)] for r in rows]
-    diff = max(abs(float(torch.logsumexp(row[adapter.choice_ids(c)], 0)) - s[c])
-               for row, s in zip(plain, own_scores, strict=True) for c in ("yes", "no"))
-    agree_plain = sum(max(s, key=s.get) == ("yes" if torch.logsumexp(row[adapter.choice_ids("yes")], 0)
-                                            > torch.logsumexp(row[adapter.choice_ids("no")], 0) else "no")
-                      for row, s in zip(plain, own_scores, strict=True))
+    plain_scores = [choice_logps(adapter, row) for row in plain]
+    diff = max(abs(p[c] - s[c]) for p, s in zip(plain_scores, own_scores, strict=True) for c in ("yes", "no"))
+    agree_plain = sum(max(s, key=s.get) == max(p, key=p.get) for p, s in zip(plain_scores, own_scores, strict=True))
     full_flops = flops_full(adapter, rows, counts)
+    towers_flops = full_flops - flops_full(adapter, rows, counts, towers=False)
+    distinct = rows_media(adapter, rows)
+    towers_s, _ = realsize.timed(lambda: towers_only(adapter, distinct), device, args.repeats, 1)
     result.update({"prompt_tokens_mean": round(sum(map(len, adapter._rows(rows)[0])) / len(rows), 1),
                    "forward_rows": len(rows), "forward_s": round(full_s, 4),
                    "forward_probes_per_s": round(len(rows) / full_s, 2),
                    "forward_tflops": round(full_flops / full_s / 1e12, 4),
                    "forward_mfu": round(full_flops / full_s / rate, 4),
+                   "forward_towers_s": round(towers_s, 4),
+                   "forward_towers_mfu": round(towers_flops / towers_s / rate, 4),
+                   "forward_lm_mfu": round((full_flops - towers_flops) / (full_s - towers_s) / rate, 4),
                    "ratio_vs_forward": round((n / ours_s) / (len(rows) / full_s), 2),
                    "max_abs_logprob_diff_vs_forward": diff, "answers_equal_forward": f"{agree_plain}/{len(rows)}",
                    "peak_memory_gb": round(realsize.peak_memory_gb(device), 2)})
+    save()
+
+    # the same forward with transformers' stock tower attention (sdpa, one call per window), for the tower speed-up
+    use_stock_tower_attention(model)
+    plain_forward(adapter, warm_requests)
+    stock_s, stock = realsize.timed(lambda: plain_forward(adapter, rows), device, args.repeats, 0)
+    stock_towers_s, _ = realsize.timed(lambda: towers_only(adapter, distinct), device, args.repeats, 0)
+    use_varlen_tower_attention(model)
+    result.update({"stock_towers_forward_s": round(stock_s, 4),
+                   "stock_towers_forward_probes_per_s": round(len(rows) / stock_s, 2),
+                   "stock_towers_forward_mfu": round(full_flops / stock_s / rate, 4),
+                   "tower_attention_speedup": round(stock_s / full_s, 3),
+                   "stock_towers_s": round(stock_towers_s, 4),
+                   "stock_towers_mfu": round(towers_flops / stock_towers_s / rate, 4),
+                   "max_abs_logprob_diff_vs_stock_towers": max(
+                       abs(p[c] - choice_logps(adapter, row)[c])
+                       for p, row in zip(plain_scores, stock, strict=True) for c in ("yes", "no"))})
     save()
 
     exact = size != "tiny"
@@ -366,6 +405,10 @@ def print_table(r: dict) -> None:
                   f"{r['ours_tflops']}", f"{r['ours_mfu']:.1%}", f"{r['ours_probes_per_s'] / base:.1f}x")
     table.add_row(f"batched full forward ({r['forward_rows']} rows)", f"{r['forward_probes_per_s']}",
                   f"{r['forward_tflops']}", f"{r['forward_mfu']:.1%}", f"{r['forward_probes_per_s'] / base:.1f}x")
+    if "stock_towers_forward_s" in r:
+        stock = r["stock_towers_forward_probes_per_s"]
+        table.add_row("batched full forward, stock towers (sdpa per window)", f"{stock}", "",
+                      f"{r['stock_towers_forward_mfu']:.1%}", f"{stock / base:.1f}x")
     table.add_row(f"one-by-one generate ({r['one_by_one_max_new_tokens']} tokens)", f"{base}", "", "", "1.0x")
     if "open_probes" in r:
         table.add_row(f"ours: open, batched generate (batch {r['batch_size']})", f"{r['open_ours_probes_per_s']}",
@@ -378,6 +421,12 @@ def print_table(r: dict) -> None:
                     f"ms/clip · ours vs forward: max |Δ log p| {r['max_abs_logprob_diff_vs_forward']:.2g}, answers "
                     f"{r['answers_equal_forward']} · vs one-by-one answers {r['answers_equal_one_by_one']} · peak "
                     f"{r['peak_memory_gb']} GB")
+    if "stock_towers_forward_s" in r:
+        Console().print(f"tower attention (models/qwen_omni/tower_attention.py) vs stock: forward time stock / "
+                        f"ours {r['tower_attention_speedup']}, max |Δ log p| yes/no "
+                        f"{r['max_abs_logprob_diff_vs_stock_towers']:.2g} · of the forward: towers "
+                        f"{r['forward_towers_s']} s ({r['forward_towers_mfu']:.1%} MFU; stock {r['stock_towers_s']} s, "
+                        f"{r['stock_towers_mfu']:.1%}), language model {r['forward_lm_mfu']:.1%} MFU")
     if "open_probes" in r:
         Console().print(f"open probes: {r['open_probes']}, replies equal to the one-by-one loop's "
                         f"{r['open_answers_equal_one_by_one']}")

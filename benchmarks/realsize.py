@@ -151,10 +151,12 @@ def build_model(size: str, attn: str = "sdpa", seed: int = 0, extra_texts: tuple
                 layers: int | None = None):
     """(thinker, processor, settings) on this machine's device: the embedded checkpoint for tiny, random weights
     at real dimensions for 3b/7b (initialised on the GPU, in bf16; ``layers`` shrinks the LM and both towers to that
-    many layers, widths and media shapes unchanged, for a smoke test on a CPU)."""
+    many layers, widths and media shapes unchanged, for a smoke test on a CPU). The towers attend through
+    models/qwen_omni/tower_attention.py, as the adapter and the trainer load them, for every variant alike."""
     from transformers import Qwen2_5OmniProcessor, Qwen2_5OmniThinkerForConditionalGeneration
 
     from acpo_bench.models.qwen_omni.adapter import TINY_CHECKPOINT, checkpoint_settings
+    from acpo_bench.models.qwen_omni.tower_attention import use_varlen_tower_attention
 
     device, dtype = device_and_dtype(size, layers)
     torch.manual_seed(seed)
@@ -162,12 +164,14 @@ def build_model(size: str, attn: str = "sdpa", seed: int = 0, extra_texts: tuple
         processor = Qwen2_5OmniProcessor.from_pretrained(str(TINY_CHECKPOINT))
         model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(
             str(TINY_CHECKPOINT), dtype=dtype, attn_implementation=attn).to(device)
+        use_varlen_tower_attention(model)  # as the adapter and the trainer load it
         return model, processor, checkpoint_settings(TINY_CHECKPOINT)
     processor = build_processor(size, extra_texts)
     config = thinker_config(size, processor.tokenizer, layers)
     config._attn_implementation = attn
     with torch.device(device):
         model = Qwen2_5OmniThinkerForConditionalGeneration._from_config(config, dtype=dtype)
+    use_varlen_tower_attention(model)
     return model, processor, {"frames": SHAPES[size].frames, "system_prompt": system_prompt(),
                               "videos_kwargs": {}, "batch_size": 32}
 

@@ -165,6 +165,27 @@ def _plain_logps(scorer, parts: list[dict]) -> list[tuple[torch.Tensor, torch.Te
     return out
 
 
+def _loss_check(trainer, packed: dict, plain: dict, suffix: str) -> dict:
+    """The ACPO loss and answer log-probs of one batch by the packed path (the trainer's own) and by the plain
+    unbatched computation (six separate sequences through the thinker's own forward), at the model's dtype."""
+    from acpo_bench.models.qwen_omni.features import DistinctMedia
+    from acpo_bench.training.losses import SequenceLogps, acpo_loss
+
+    scorer = trainer.accelerator.unwrap_model(trainer.model)
+    n = int(packed["n_pairs"])
+    with torch.no_grad():
+        packed_loss = trainer.compute_loss(trainer.model, packed)
+        logps, _ = scorer(packed["input_ids"], packed["attention_mask"], None, DistinctMedia(**packed["media"]),
+                          packed["packing"])
+        (pc, rc), (pr, rr), (ps, rs) = _plain_logps(scorer, plain["parts"])
+        plain_loss = acpo_loss(SequenceLogps(pc, pr, ps, rc, rr, rs, torch.ones_like(pc)), trainer.weights).loss
+    plain_logps = torch.cat([pc, pr, ps]).float()
+    return {f"loss_packed{suffix}": float(packed_loss), f"loss_plain{suffix}": float(plain_loss),
+            f"loss_abs_diff{suffix}": abs(float(packed_loss) - float(plain_loss)),
+            f"logp_max_abs_diff{suffix}": float((logps[:3 * n].float() - plain_logps).abs().max()),
+            f"logp_scale{suffix}": float(plain_logps.abs().max())}
+
+
 def _trainer_classes():
     from acpo_bench.training.acpo import ACPOTrainer
     from acpo_bench.training.losses import LossWeights, SequenceLogps, acpo_loss, dpo_sigmoid
@@ -234,10 +255,9 @@ def run_variant(variant: str, size: str, n: int, steps: int, warmup: int, layers
 
     from acpo_bench.models.qwen_omni.features import DistinctMedia
     from acpo_bench.training.acpo import ACPOConfig, ACPOTrainer, build_policy
-    from acpo_bench.training.losses import SequenceLogps, acpo_loss
     from acpo_bench.training.scorer import AnswerScorer
 
-    device, _ = realsize.device_and_dtype(size, layers)
+    device, dtype = realsize.device_and_dtype(size, layers)
     pairs, media = make_pairs(size, n)
     thinker, processor, settings = realsize.build_model(size, layers=layers)
     videos_kwargs = settings.get("videos_kwargs")
@@ -300,20 +320,15 @@ def run_variant(variant: str, size: str, n: int, steps: int, warmup: int, layers
                   memory="cuda_max_allocated" if device == "cuda" else "max_rss")
 
     if variant == "acpo":  # the packed step's loss against the plain unbatched computation, same weights
-        scorer = trainer.accelerator.unwrap_model(trainer.model)
         packed = trainer._prepare_inputs(collator([]))
         plain = trainer._prepare_inputs(collator_class(processor, config, videos_kwargs, media, pairs, "plain")([]))
-        with torch.no_grad():
-            packed_loss = trainer.compute_loss(trainer.model, packed)
-            media_packed = DistinctMedia(**packed["media"])
-            logps, _ = scorer(packed["input_ids"], packed["attention_mask"], None, media_packed, packed["packing"])
-            (pc, rc), (pr, rr), (ps, rs) = _plain_logps(scorer, plain["parts"])
-            plain_loss = acpo_loss(SequenceLogps(pc, pr, ps, rc, rr, rs, torch.ones_like(pc)), trainer.weights).loss
-        plain_logps = torch.cat([pc, pr, ps])
-        result.update(loss_packed=float(packed_loss), loss_plain=float(plain_loss),
-                      loss_abs_diff=abs(float(packed_loss) - float(plain_loss)),
-                      logp_max_abs_diff=float((logps[:3 * n].float() - plain_logps.float()).abs().max()),
-                      logp_scale=float(plain_logps.abs().max()))
+        result.update(_loss_check(trainer, packed, plain, ""))
+        if dtype != torch.float32:  # the same two computations in fp32: the yardstick for "equal within bf16 tolerance"
+            trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False).float()  # drops bf16 autocast
+            checked = _loss_check(trainer, packed, plain, "_fp32")
+            truth = checked["loss_plain_fp32"]
+            result.update(checked, loss_packed_vs_fp32=abs(result["loss_packed"] - truth),
+                          loss_plain_vs_fp32=abs(result["loss_plain"] - truth))
     result["answer_tokens"] = [len(collator.encode(pairs[0]["prompt"], pairs[0][k])[2]) for k in ("chosen",
                                                                                                      "rejected")]
     first = collator.media(pairs[0]["video"], pairs[0]["video_id"], pairs[0]["audio"])[1]
@@ -425,6 +440,11 @@ def print_table(out: dict) -> None:
                       f"(|Δ| {acpo['loss_abs_diff']:.2g}); answer log-probs max |Δ| {acpo['logp_max_abs_diff']:.2g} "
                       f"of |log p| up to {acpo['logp_scale']:.3g} · prompt {acpo['prompt_tokens']} tokens, answers "
                       f"{acpo['answer_tokens']} tokens")
+    if "loss_packed_fp32" in acpo:
+        console.print(f"in fp32: packed {acpo['loss_packed_fp32']:.6g} vs plain {acpo['loss_plain_fp32']:.6g} (|Δ| "
+                      f"{acpo['loss_abs_diff_fp32']:.2g}, log-probs max |Δ| {acpo['logp_max_abs_diff_fp32']:.2g}); "
+                      f"distance from the fp32 plain loss: packed {acpo['loss_packed_vs_fp32']:.2g}, plain "
+                      f"{acpo['loss_plain_vs_fp32']:.2g} (the bf16 tolerance)")
 
 
 if __name__ == "__main__":
