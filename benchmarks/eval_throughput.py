@@ -42,6 +42,7 @@ from acpo_bench.models.qwen_omni.features import (
     forward_hidden,
     processor_settings,
 )
+from acpo_bench.models.qwen_omni.tower_attention import CALLS as TOWER_CALLS
 from acpo_bench.models.qwen_omni.tower_attention import use_stock_tower_attention, use_varlen_tower_attention
 from acpo_bench.parsing import parse_yes_no
 from acpo_bench.schemas import AudioRecipe, Probe
@@ -366,6 +367,7 @@ def main() -> None:
                    "stock_towers_forward_probes_per_s": round(len(rows) / stock_s, 2),
                    "stock_towers_forward_mfu": round(full_flops / stock_s / rate, 4),
                    "tower_attention_speedup": round(stock_s / full_s, 3),
+                   "tower_attention_calls": dict(TOWER_CALLS),
                    "stock_towers_s": round(stock_towers_s, 4),
                    "stock_towers_mfu": round(towers_flops / stock_towers_s / rate, 4),
                    "max_abs_logprob_diff_vs_stock_towers": max(
@@ -424,7 +426,8 @@ def print_table(r: dict) -> None:
     if "stock_towers_forward_s" in r:
         Console().print(f"tower attention (models/qwen_omni/tower_attention.py) vs stock: forward time stock / "
                         f"ours {r['tower_attention_speedup']}, max |Δ log p| yes/no "
-                        f"{r['max_abs_logprob_diff_vs_stock_towers']:.2g} · of the forward: towers "
+                        f"{r['max_abs_logprob_diff_vs_stock_towers']:.2g}, calls {r['tower_attention_calls']} · of "
+                        f"the forward: towers "
                         f"{r['forward_towers_s']} s ({r['forward_towers_mfu']:.1%} MFU; stock {r['stock_towers_s']} s, "
                         f"{r['stock_towers_mfu']:.1%}), language model {r['forward_lm_mfu']:.1%} MFU")
     if "open_probes" in r:

@@ -124,3 +124,36 @@ def test_the_adapter_loads_its_towers_on_it_and_says_so_in_its_fingerprint(tiny_
     eager = load({**parse_model_args(model_args), "feature_cache": "false", "attn": "eager"}, None)
     assert routed.model.model.visual.config._attn_implementation == TOWER_ATTENTION
     assert routed._identity["tower_attention"] == TOWER_ATTENTION and "tower_attention" not in eager._identity
+
+
+def test_the_flash_branch_hands_torch_varlen_the_packed_layout(monkeypatch):
+    """The CUDA branch, run on a CPU with a stand-in for torch's varlen_attn that attends window by window: it gets
+    (tokens, heads, dim) tensors, int32 boundaries and the longest window; a kernel failure falls back, with a
+    warning, to the grouped path's values."""
+    from acpo_bench.models.qwen_omni import tower_attention
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 12, 8) for _ in range(3))
+    cu = torch.tensor([0, 5, 12])
+    seen = {}
+
+    def stand_in(query, key, value, cu_q, cu_k, max_q, max_k, scale=None):
+        seen.update(shape=tuple(query.shape), dtype=cu_q.dtype, longest=(max_q, max_k), scale=scale)
+        return per_window(query, key, value, cu_q, scale)
+
+    monkeypatch.setattr(tower_attention, "_flash_varlen_usable", lambda *args: True)
+    monkeypatch.setattr(tower_attention, "_torch_varlen", lambda: (stand_in, True))
+    before = dict(tower_attention.CALLS)
+    out, _ = varlen_tower_attention(None, q, k, v, scaling=0.3, cu_seq_lens_q=cu, cu_seq_lens_k=cu)
+    assert seen == {"shape": (12, 2, 8), "dtype": torch.int32, "longest": (7, 7), "scale": 0.3}
+    expected = per_window(*(t[0].transpose(0, 1) for t in (q, k, v)), cu, 0.3)
+    assert torch.allclose(out[0], expected, atol=1e-6)
+    assert tower_attention.CALLS["flash_varlen"] == before.get("flash_varlen", 0) + 1
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no kernel image is available")
+
+    monkeypatch.setattr(tower_attention, "_torch_varlen", lambda: (broken, True))
+    with pytest.warns(RuntimeWarning, match="grouped sdpa"):
+        out, _ = varlen_tower_attention(None, q, k, v, scaling=0.3, cu_seq_lens_q=cu, cu_seq_lens_k=cu)
+    assert torch.allclose(out[0], expected, atol=1e-6)

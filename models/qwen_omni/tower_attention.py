@@ -19,6 +19,8 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import warnings
+from collections import Counter
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +28,7 @@ import torch.nn.functional as F
 # transformers passes cu_seqlens (instead of looping over windows) to implementations whose name contains "flash"
 TOWER_ATTENTION = "flash_varlen_tower"
 TOWERS = ("visual", "audio_tower")
+CALLS: Counter[str] = Counter()  # attention calls served by each path (benchmarks report it)
 
 
 @functools.cache
@@ -91,15 +94,26 @@ def varlen_tower_attention(module: torch.nn.Module, query: torch.Tensor, key: to
         raise ValueError(f"{TOWER_ATTENTION}: query and key windows differ; the towers attend within equal windows")
     is_causal = bool(is_causal)
     q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # (tokens, heads, head_dim)
+    out = None
     if _flash_varlen_usable(q, scaling, dropout, is_causal):
         varlen_attn, takes_scale = _torch_varlen()
         cu = cu_seq_lens_q.to(device=q.device, dtype=torch.int32)
         longest = int(max_length_q) if max_length_q is not None else int((cu[1:] - cu[:-1]).max())
         extra = {"scale": scaling} if takes_scale else {}
-        out = varlen_attn(q.contiguous(), k.contiguous(), v.contiguous(), cu, cu, longest, longest, **extra)
-    else:
+        try:
+            out = varlen_attn(q.contiguous(), k.contiguous(), v.contiguous(), cu, cu, longest, longest, **extra)
+            CALLS["flash_varlen"] += 1
+        except RuntimeError as error:  # a kernel this GPU or build lacks: the grouped path gives the same values
+            _warn_once(f"{TOWER_ATTENTION}: torch varlen_attn failed ({error}); attending by grouped sdpa instead")
+    if out is None:
         out = grouped_sdpa(q, k, v, cu_seq_lens_q, scaling, dropout, is_causal)
+        CALLS["grouped_sdpa"] += 1
     return out.unsqueeze(0), None
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 @functools.cache
