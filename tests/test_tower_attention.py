@@ -157,3 +157,42 @@ def test_the_flash_branch_hands_torch_varlen_the_packed_layout(monkeypatch):
     with pytest.warns(RuntimeWarning, match="grouped sdpa"):
         out, _ = varlen_tower_attention(None, q, k, v, scaling=0.3, cu_seq_lens_q=cu, cu_seq_lens_k=cu)
     assert torch.allclose(out[0], expected, atol=1e-6)
+
+
+def test_qwen3_omni_towers_give_the_stock_outputs(monkeypatch):
+    """Qwen3-Omni's towers (through the same adapter) follow the same convention: frame-pair attention in the
+    vision tower, chunks in the audio tower."""
+    from transformers import Qwen3OmniMoeThinkerConfig, Qwen3OmniMoeThinkerForConditionalGeneration
+
+    config = Qwen3OmniMoeThinkerConfig(
+        audio_config=dict(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
+                          num_mel_bins=128, output_dim=64, downsample_hidden_size=16, n_window=50),
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=16,
+                           out_hidden_size=64, num_position_embeddings=64, deepstack_visual_indexes=[1]),
+        text_config=dict(vocab_size=64, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                         num_attention_heads=4, num_key_value_heads=2, moe_intermediate_size=32, num_experts=4,
+                         num_experts_per_tok=2, rope_parameters={"rope_type": "default", "rope_theta": 1e4,
+                                                                 "mrope_section": [2, 3, 3]}))
+    config._attn_implementation = "sdpa"
+    torch.manual_seed(0)
+    thinker = Qwen3OmniMoeThinkerForConditionalGeneration(config).eval()
+    vision = config.vision_config
+    grid = torch.tensor([[4, 8, 8], [2, 4, 6]])
+    pixels = torch.randn(int(grid.prod(-1).sum()), vision.in_channels * vision.temporal_patch_size
+                         * vision.patch_size ** 2)
+    features, lengths = torch.randn(128, 400 + 230), torch.tensor([400, 230])
+    calls = count_sdpa(monkeypatch)
+
+    def run():
+        with torch.no_grad():
+            video = thinker.model.visual(pixels, grid_thw=grid).pooler_output
+            audio = thinker.model.audio_tower(features, feature_lens=lengths).last_hidden_state
+        return video, audio
+
+    stock = run()
+    stock_calls, calls[0] = calls[0], 0
+    assert use_varlen_tower_attention(thinker)
+    ours = run()
+    for a, b in zip(ours, stock, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert calls[0] < stock_calls
