@@ -29,6 +29,7 @@ import torch.nn.functional as F
 TOWER_ATTENTION = "flash_varlen_tower"
 TOWERS = ("visual", "audio_tower")
 CALLS: Counter[str] = Counter()  # attention calls served by each path (benchmarks report it)
+_FLASH_FAILED: set[tuple] = set()  # (device type, dtype, head_dim) where torch's varlen kernel raised
 
 
 @functools.cache
@@ -41,9 +42,14 @@ def _torch_varlen():
     return varlen_attn, "scale" in inspect.signature(varlen_attn).parameters
 
 
+def _flash_device(query: torch.Tensor) -> bool:
+    """Flash kernels exist for CUDA tensors in bf16/fp16 only."""
+    return query.is_cuda and query.dtype in (torch.bfloat16, torch.float16)
+
+
 def _flash_varlen_usable(query: torch.Tensor, scaling: float | None, dropout: float, is_causal: bool) -> bool:
     found = _torch_varlen()
-    if found is None or not query.is_cuda or query.dtype not in (torch.bfloat16, torch.float16):
+    if found is None or not _flash_device(query) or (query.device.type, query.dtype, query.shape[-1]) in _FLASH_FAILED:
         return False
     head_dim = query.shape[-1]
     default_scale = scaling is None or abs(scaling - head_dim ** -0.5) < 1e-12
@@ -104,16 +110,13 @@ def varlen_tower_attention(module: torch.nn.Module, query: torch.Tensor, key: to
             out = varlen_attn(q.contiguous(), k.contiguous(), v.contiguous(), cu, cu, longest, longest, **extra)
             CALLS["flash_varlen"] += 1
         except RuntimeError as error:  # a kernel this GPU or build lacks: the grouped path gives the same values
-            _warn_once(f"{TOWER_ATTENTION}: torch varlen_attn failed ({error}); attending by grouped sdpa instead")
+            _FLASH_FAILED.add((q.device.type, q.dtype, q.shape[-1]))
+            warnings.warn(f"{TOWER_ATTENTION}: torch varlen_attn failed ({error}); attending by grouped sdpa from "
+                          "now on", RuntimeWarning, stacklevel=2)
     if out is None:
         out = grouped_sdpa(q, k, v, cu_seq_lens_q, scaling, dropout, is_causal)
         CALLS["grouped_sdpa"] += 1
     return out.unsqueeze(0), None
-
-
-@functools.cache
-def _warn_once(message: str) -> None:
-    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 @functools.cache
