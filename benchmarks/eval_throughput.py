@@ -148,9 +148,8 @@ def ours(adapter: QwenOmniAdapter, requests, batch_size: int) -> list[dict]:
     return out
 
 
-def rows_media(adapter: QwenOmniAdapter, requests):
-    """The distinct media of the rows, on the model's device."""
-    _, keys, media = adapter._rows(requests)
+def rows_media(adapter: QwenOmniAdapter, keys, media):
+    """The distinct media of rows (``adapter._rows``' keys and media), on the model's device."""
     return distinct_media(keys, media, adapter.tokenizer.audio_token_id).to(adapter.device)
 
 
@@ -167,7 +166,7 @@ def plain_forward(adapter: QwenOmniAdapter, requests) -> torch.Tensor:
 
     batch = {k: v.to(adapter.device) for k, v in pad_sequences(sequences, adapter.tokenizer.pad_token_id).items()}
     thinker = _thinker(adapter.model)
-    distinct = rows_media(adapter, requests)
+    distinct = rows_media(adapter, keys, media)
     with torch.inference_mode():
         hidden = forward_hidden(thinker, batch["input_ids"], batch["attention_mask"], distinct,
                                 adapter.tokenizer.video_token_id, adapter.tokenizer.audio_token_id,
@@ -342,7 +341,7 @@ def main() -> None:
     agree_plain = sum(max(s, key=s.get) == max(p, key=p.get) for p, s in zip(plain_scores, own_scores, strict=True))
     full_flops = flops_full(adapter, rows, counts)
     towers_flops = full_flops - flops_full(adapter, rows, counts, towers=False)
-    distinct = rows_media(adapter, rows)
+    distinct = rows_media(adapter, *adapter._rows(rows)[1:])
     towers_s, _ = realsize.timed(lambda: towers_only(adapter, distinct), device, args.repeats, 1)
     result.update({"prompt_tokens_mean": round(sum(map(len, adapter._rows(rows)[0])) / len(rows), 1),
                    "forward_rows": len(rows), "forward_s": round(full_s, 4),

@@ -354,14 +354,20 @@ def build_policy(thinker, config: ACPOConfig):
     return thinker
 
 
+def load_thinker(checkpoint: str | Path):
+    """(processor, thinker in fp32) of a checkpoint, the towers on the varlen tower attention as the adapter loads
+    them: what training and the precomputed reference start from."""
+    from transformers import Qwen2_5OmniProcessor, Qwen2_5OmniThinkerForConditionalGeneration
+
+    processor = Qwen2_5OmniProcessor.from_pretrained(str(checkpoint))
+    thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(str(checkpoint), dtype=torch.float32)
+    use_varlen_tower_attention(thinker)
+    return processor, thinker
+
+
 def train(checkpoint: str | Path, pairs_dir: str | Path, output_dir: str | Path, config: ACPOConfig,
           resume: bool = False, show_progress: bool = True) -> Path:
-    from transformers import (
-        Qwen2_5OmniProcessor,
-        Qwen2_5OmniThinkerForConditionalGeneration,
-        TrainingArguments,
-        set_seed,
-    )
+    from transformers import TrainingArguments, set_seed
     from transformers.trainer_callback import PrinterCallback
 
     from acpo_bench.models.qwen_omni.adapter import checkpoint_settings
@@ -373,9 +379,7 @@ def train(checkpoint: str | Path, pairs_dir: str | Path, output_dir: str | Path,
     if config.reference == "precomputed" and "ref_chosen" not in pairs.column_names:
         raise ValueError(f"{pairs_dir}: reference=precomputed needs reference log-probs in the pairs; build them "
                          "with `acpo-bench pairs build ... --precompute-reference MODEL`")
-    processor = Qwen2_5OmniProcessor.from_pretrained(str(checkpoint))
-    thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(str(checkpoint), dtype=torch.float32)
-    use_varlen_tower_attention(thinker)
+    processor, thinker = load_thinker(checkpoint)
     tokens = (processor.tokenizer.video_token_id, processor.tokenizer.audio_token_id)
     ref_scorer = None
     if config.reference == "frozen":
@@ -498,15 +502,12 @@ def precompute_reference(checkpoint: str | Path, pairs_dir: str | Path, frames: 
 
     import datasets
     from rich.progress import track
-    from transformers import Qwen2_5OmniProcessor, Qwen2_5OmniThinkerForConditionalGeneration
 
     from acpo_bench.models.qwen_omni.adapter import checkpoint_settings
     from acpo_bench.training.pairs import PAIRS_DIR, load_pairs
 
     pairs = load_pairs(pairs_dir)
-    processor = Qwen2_5OmniProcessor.from_pretrained(str(checkpoint))
-    thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(str(checkpoint), dtype=torch.float32)
-    use_varlen_tower_attention(thinker)
+    processor, thinker = load_thinker(checkpoint)
     scorer = AnswerScorer(thinker, processor.tokenizer.video_token_id, processor.tokenizer.audio_token_id).eval()
     config = ACPOConfig(frames=frames, sft_replay=0.0)
     collator = PairCollator(processor, config, [], 0, checkpoint_settings(Path(checkpoint)).get("videos_kwargs"))

@@ -126,12 +126,17 @@ def _register() -> None:
     AttentionInterface.register(TOWER_ATTENTION, varlen_tower_attention)
 
 
+def _towers(thinker: torch.nn.Module) -> list:
+    """The audio and vision towers of a thinker, under peft or not (None where it has no such tower)."""
+    base = thinker.get_base_model() if hasattr(thinker, "get_base_model") else thinker
+    return [getattr(base.model, name, None) for name in TOWERS]
+
+
 def use_varlen_tower_attention(thinker: torch.nn.Module) -> bool:
     """Route the thinker's audio and vision towers through :func:`varlen_tower_attention` where they use sdpa (the
     default); towers on another implementation (eager, flash-attn) are left as they are. Returns whether the towers
     use it now."""
-    base = thinker.get_base_model() if hasattr(thinker, "get_base_model") else thinker
-    towers = [getattr(base.model, name, None) for name in TOWERS]
+    towers = _towers(thinker)
     if any(tower is None for tower in towers) or any(
             t.config._attn_implementation not in ("sdpa", TOWER_ATTENTION) for t in towers):
         return False
@@ -143,8 +148,6 @@ def use_varlen_tower_attention(thinker: torch.nn.Module) -> bool:
 
 def use_stock_tower_attention(thinker: torch.nn.Module) -> None:
     """Back to transformers' own sdpa loop over windows (benchmarks measure both)."""
-    base = thinker.get_base_model() if hasattr(thinker, "get_base_model") else thinker
-    for name in TOWERS:
-        tower = getattr(base.model, name)
-        if tower.config._attn_implementation == TOWER_ATTENTION:
+    for tower in _towers(thinker):
+        if tower is not None and tower.config._attn_implementation == TOWER_ATTENTION:
             tower.config._attn_implementation = "sdpa"
