@@ -25,9 +25,10 @@ def metric_rows(results: dict[str, Any]) -> list[str]:
     return rows
 
 
-def model_card(name: str, command: str, training: dict[str, Any], results: dict[str, Any] | None,
-               parameters: int) -> str:
+def model_card(name: str, training: dict[str, Any], results: dict[str, Any] | None, parameters: int) -> str:
+    """The card's text: the build command, recipe and data from ``training.json``, the scores from ``results``."""
     recipe = training["recipe"]
+    command = training.get("command")
     lines = [
         f"# {name}",
         "",
@@ -37,7 +38,8 @@ def model_card(name: str, command: str, training: dict[str, Any], results: dict[
         "",
         "## How it was made",
         "",
-        f"- command: `{command}`",
+        f"- command: `{command}`" if command else "- command: not recorded (built before training.json kept it); "
+        "the recipe below reproduces it",
         f"- training world: `{training['train_world']}` ({recipe['train_clips']} clips, seed {recipe['world_seed']},"
         f" av-correlation {recipe['av_correlation']}), data fingerprint `{training['train_data_fingerprint'][:23]}…`",
         f"- SFT: {recipe['steps']} steps x batch {recipe['batch_size']}, lr {recipe['learning_rate']}, cosine, "
@@ -50,9 +52,13 @@ def model_card(name: str, command: str, training: dict[str, Any], results: dict[
         "",
     ]
     if results:
+        info = results["run_info"]
         lines += [
             f"## Scores on the default suite (`acpo-bench eval --model qwen-omni-tiny --tasks all`, "
             f"data `{results['config']['data']['name']}`)",
+            "",
+            f"Measured {info['started'][:10]} at commit {info['git_commit']} ({info['host']}, {info['device']}) by "
+            f"`{info['command']}`.",
             "",
             "| metric | value | 95% CI |",
             "|---|---|---|",

@@ -44,7 +44,7 @@ class TinySFTConfig:
     hidden: int = 128
     layers: int = 2
     frames: int = 2
-    steps: int = 3600
+    steps: int = 7200
     batch_size: int = 64
     learning_rate: float = 1e-3
     warmup_steps: int = 200
@@ -165,7 +165,8 @@ def featurize(clips: ClipSet, processor, frames: int, show_progress: bool = True
     return out
 
 
-def train(config: TinySFTConfig, show_progress: bool = True) -> Path:
+def train(config: TinySFTConfig, show_progress: bool = True, command: str | None = None) -> Path:
+    """Train the embedded model from scratch; ``command`` (the CLI line that asked for it) goes into training.json."""
     from transformers import Qwen2_5OmniThinkerForConditionalGeneration, Trainer, TrainingArguments, set_seed
     from transformers.trainer_callback import PrinterCallback
 
@@ -192,11 +193,12 @@ def train(config: TinySFTConfig, show_progress: bool = True) -> Path:
                       callbacks=[RichProgress("SFT qwen-omni-tiny", show_progress)])
     trainer.remove_callback(PrinterCallback)  # the rich bar shows progress; no raw dict prints
     result = trainer.train()
-    save_checkpoint(model, processor, output_dir, config, world, result.training_loss)
+    save_checkpoint(model, processor, output_dir, config, world, result.training_loss, command)
     return output_dir
 
 
-def save_checkpoint(model, processor, output_dir: Path, config: TinySFTConfig, world: ClipSet, loss: float) -> None:
+def save_checkpoint(model, processor, output_dir: Path, config: TinySFTConfig, world: ClipSet, loss: float,
+                    command: str | None = None) -> None:
     import shutil
 
     shutil.rmtree(output_dir / "_trainer", ignore_errors=True)
@@ -205,5 +207,5 @@ def save_checkpoint(model, processor, output_dir: Path, config: TinySFTConfig, w
     settings = {"frames": config.frames, "videos_kwargs": VIDEO_KWARGS, "system_prompt": None, "batch_size": 64}
     (output_dir / "acpo_bench.json").write_text(json.dumps(settings, indent=1) + "\n")
     (output_dir / "training.json").write_text(json.dumps(
-        {"recipe": asdict(config), "train_world": world.name, "train_data_fingerprint": world.fingerprint(),
-         "final_training_loss": round(loss, 4)}, indent=1) + "\n")
+        {"command": command, "recipe": asdict(config), "train_world": world.name,
+         "train_data_fingerprint": world.fingerprint(), "final_training_loss": round(loss, 4)}, indent=1) + "\n")

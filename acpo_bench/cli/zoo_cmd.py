@@ -1,4 +1,8 @@
-"""``acpo-bench zoo build tiny``: train the embedded model, evaluate it, write its model card."""
+"""``acpo-bench zoo build tiny``: train the embedded model, evaluate it, write its model card.
+
+``acpo-bench zoo card [DIR]``: evaluate a checkpoint already built (``--no-eval``, or after the evaluation code
+changed) and rewrite its model card, without training again.
+"""
 
 from __future__ import annotations
 
@@ -23,28 +27,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("overrides", nargs="*", metavar="key=value", help="recipe overrides")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(handler=run)
+    c = zoo_sub.add_parser("card", help="evaluate a built embedded model and rewrite its model card",
+                           description="evaluate a checkpoint built by `zoo build` and rewrite its README.md")
+    c.add_argument("checkpoint", nargs="?", default=None,
+                   help="the checkpoint directory (default: the embedded qwen-omni-tiny)")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(handler=run_card)
 
 
 def run(args: argparse.Namespace) -> int:
-    from acpo_bench.training.model_card import model_card
     from acpo_bench.training.recipe import load_recipe
     from acpo_bench.training.sft_tiny import TinySFTConfig, train
 
     overrides = list(args.overrides) + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
     config = load_recipe(TinySFTConfig, args.recipe, overrides)
     console = Console()
-    output = train(config, show_progress=not args.quiet)
-    results = None
-    if not args.no_eval:
-        results = _evaluate(output, console, args.quiet)
-    training = json.loads((output / "training.json").read_text())
-    from acpo_bench.models.qwen_omni.adapter import FAMILIES, QwenOmniAdapter
-
-    parameters = QwenOmniAdapter(FAMILIES["qwen-omni"], output, {}, None).parameter_count
-    (output / "README.md").write_text(model_card("qwen-omni-tiny", provenance.command_line(), training, results,
-                                                 parameters))
+    output = train(config, show_progress=not args.quiet, command=provenance.command_line())
+    results = None if args.no_eval else _evaluate(output, console, args.quiet)
+    _write_card(output, results)
     console.print(f"checkpoint, processor and model card written to {output}")
     return 0
+
+
+def run_card(args: argparse.Namespace) -> int:
+    from acpo_bench.models.qwen_omni.adapter import TINY_CHECKPOINT
+
+    checkpoint = Path(args.checkpoint) if args.checkpoint else TINY_CHECKPOINT
+    if not (checkpoint / "training.json").is_file():
+        raise SystemExit(f"error: {checkpoint}/training.json not found: `zoo card` reads how a checkpoint was built "
+                         "from the training.json that `acpo-bench zoo build` writes beside it")
+    console = Console()
+    _write_card(checkpoint, _evaluate(checkpoint, console, args.quiet))
+    console.print(f"model card written to {checkpoint / 'README.md'}")
+    return 0
+
+
+def _write_card(checkpoint: Path, results: dict | None) -> None:
+    from acpo_bench.models.qwen_omni.adapter import FAMILIES, QwenOmniAdapter
+    from acpo_bench.training.model_card import model_card
+
+    training = json.loads((checkpoint / "training.json").read_text())
+    parameters = QwenOmniAdapter(FAMILIES["qwen-omni"], checkpoint, {}, None).parameter_count
+    (checkpoint / "README.md").write_text(model_card("qwen-omni-tiny", training, results, parameters))
 
 
 def _evaluate(checkpoint: Path, console: Console, quiet: bool) -> dict:
