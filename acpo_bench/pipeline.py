@@ -2,7 +2,8 @@
 
     acpo-bench pipeline --model qwen-omni-tiny [--seeds 3] [--objective output|input|both|all] --output-dir DIR
 
-Every stage writes into --output-dir and is skipped when its output is already there, so a rerun resumes. The
+Every stage writes into --output-dir and is skipped when its output is already there, so a rerun resumes; a stage
+made with other settings (model, data, tasks, recipe) is an error naming them, never silently reused. The
 comparison pairs the base and tuned samples probe by probe: each metric's change comes with the 95% CI of the
 change (clip bootstrap); with several training seeds, mean ± sd across seeds. Markdown and JSON tables are written
 beside the runs.
@@ -64,7 +65,14 @@ def run_pipeline(config: PipelineConfig, show_progress: bool = True) -> dict:
     world = default_world(WorldConfig(clips=config.eval_clips), show_progress=show_progress)
 
     def evaluate(spec: ModelSpec, directory: Path) -> Path:
-        if not (directory / RESULTS_FILE).exists():
+        expected = {"model": spec.name, "args": spec.args, "adapter": spec.adapter,
+                    "data": world.fingerprint(), "tasks": sorted(tasks)}
+        if (directory / RESULTS_FILE).exists():
+            done = json.loads((directory / RESULTS_FILE).read_text())
+            _check_resumable(directory / RESULTS_FILE, {
+                "model": done["model"]["name"], "args": done["model"]["args"], "adapter": done["model"]["adapter"],
+                "data": done["config"]["data"]["fingerprint"], "tasks": sorted(done["tasks"])}, expected)
+        else:
             adapter = load_model(spec.name, spec.args, spec.adapter)
             eval_config = EvalConfig(media=adapter.media_spec, batch_size=adapter.default_batch_size,
                                      max_new_tokens=adapter.max_new_tokens)
@@ -75,10 +83,13 @@ def run_pipeline(config: PipelineConfig, show_progress: bool = True) -> dict:
     base = evaluate(ModelSpec(config.model, dict(config.model_args)), out / "base")
     console.rule("2/4 build preference pairs")
     pairs_dir = out / "pairs"
-    if not (pairs_dir / "pairs.json").exists():
-        train_world = default_world(WorldConfig(clips=config.train_clips, seed=config.train_world_seed,
-                                                av_correlation=config.train_av_correlation),
-                                    show_progress=show_progress)
+    train_world = default_world(WorldConfig(clips=config.train_clips, seed=config.train_world_seed,
+                                            av_correlation=config.train_av_correlation), show_progress=show_progress)
+    if (pairs_dir / "pairs.json").exists():
+        done = json.loads((pairs_dir / "pairs.json").read_text())
+        _check_resumable(pairs_dir / "pairs.json", {"data": done["data"]["fingerprint"]},
+                         {"data": train_world.fingerprint()})
+    else:
         save_pairs(label_pairs(train_world, seed=0), pairs_dir,
                    {"data": {"name": train_world.name, "fingerprint": train_world.fingerprint()}})
         if recipe.reference == "precomputed":
@@ -90,7 +101,12 @@ def run_pipeline(config: PipelineConfig, show_progress: bool = True) -> dict:
             console.rule(f"3/4 train ACPO ({name})")
             run_config = replace(recipe, objective=objective, seed=recipe.seed + seed)
             train_dir = out / "train" / name
-            if not (train_dir / POLICY_DIR).exists():
+            if (train_dir / POLICY_DIR).exists():
+                done = json.loads((train_dir / "acpo.json").read_text())
+                # through JSON so that tuples and lists, ints and floats compare as the file stores them
+                expected = json.loads(json.dumps({"base": str(config.checkpoint), **asdict(run_config)}))
+                _check_resumable(train_dir / "acpo.json", {"base": done["base"], **done["config"]}, expected)
+            else:
                 train_acpo(config.checkpoint, pairs_dir, train_dir, run_config, show_progress=show_progress)
             console.rule(f"4/4 evaluate the tuned model ({name})")
             policy = train_dir / POLICY_DIR
@@ -103,6 +119,15 @@ def run_pipeline(config: PipelineConfig, show_progress: bool = True) -> dict:
     console.print(rich_table(report))
     console.print(f"tables: {out / 'before_after.md'}  ·  {out / 'before_after.json'}")
     return report
+
+
+def _check_resumable(record: Path, recorded: dict, expected: dict) -> None:
+    """A finished stage is reused only if it was made with this run's settings; otherwise say which differ."""
+    differ = [key for key in sorted(expected.keys() | recorded.keys()) if recorded.get(key) != expected.get(key)]
+    if differ:
+        changes = "; ".join(f"{key}: {recorded.get(key)!r} there, {expected.get(key)!r} now" for key in differ)
+        raise ValueError(f"{record} was made with other settings ({changes}). Rerun with the settings it was made "
+                         f"with to resume, or give a new --output-dir (or delete {record.parent}) to start over")
 
 
 def comparison_report(base: Path, runs: dict[str, list[Path]], config: PipelineConfig) -> dict:
