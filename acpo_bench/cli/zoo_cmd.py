@@ -50,11 +50,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_card(args: argparse.Namespace) -> int:
+    from acpo_bench.cli import UsageError
     from acpo_bench.models.qwen_omni.adapter import TINY_CHECKPOINT
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else TINY_CHECKPOINT
     if not (checkpoint / "training.json").is_file():
-        raise SystemExit(f"error: {checkpoint}/training.json not found: `zoo card` reads how a checkpoint was built "
+        raise UsageError(f"{checkpoint}/training.json not found: `zoo card` reads how a checkpoint was built "
                          "from the training.json that `acpo-bench zoo build` writes beside it")
     console = Console()
     _write_card(checkpoint, _evaluate(checkpoint, console, args.quiet))
