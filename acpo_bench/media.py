@@ -348,7 +348,9 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, audi
     """Write RGB frames as h264 (yuv420p) and mono float audio as AAC (at the encoder's default bitrate, or
     ``audio_bitrate`` bits/s) into one mp4.
 
-    Encoding runs single-threaded with fixed settings so the same arrays give the same bytes on this build.
+    Encoding runs single-threaded with fixed settings, yet the same arrays do not always give the same bytes:
+    libx264 here (PyAV 18.1, FFmpeg 8.1.2) encodes a clip differently depending on what the process encoded before
+    (a fresh process encoding one clip three times gives A, A, B, every time). The audio track is unaffected.
     """
     _require_av()
     frames = np.asarray(frames, dtype=np.uint8)
