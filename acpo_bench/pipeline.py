@@ -63,10 +63,11 @@ def run_pipeline(config: PipelineConfig, show_progress: bool = True) -> dict:
     recipe = load_recipe(ACPOConfig, config.recipe, list(config.overrides))  # fail on a bad recipe before any work
     tasks, _ = resolve_tasks(config.tasks)
     world = default_world(WorldConfig(clips=config.eval_clips), show_progress=show_progress)
+    world_fingerprint = world.fingerprint()
 
     def evaluate(spec: ModelSpec, directory: Path) -> Path:
         expected = {"model": spec.name, "args": spec.args, "adapter": spec.adapter,
-                    "data": world.fingerprint(), "tasks": sorted(tasks)}
+                    "data": world_fingerprint, "tasks": sorted(tasks)}
         if (directory / RESULTS_FILE).exists():
             done = json.loads((directory / RESULTS_FILE).read_text())
             _check_resumable(directory / RESULTS_FILE, {

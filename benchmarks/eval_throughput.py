@@ -341,9 +341,10 @@ def main() -> None:
     agree_plain = sum(max(s, key=s.get) == max(p, key=p.get) for p, s in zip(plain_scores, own_scores, strict=True))
     full_flops = flops_full(adapter, rows, counts)
     towers_flops = full_flops - flops_full(adapter, rows, counts, towers=False)
-    distinct = rows_media(adapter, *adapter._rows(rows)[1:])
+    sequences, keys, media = adapter._rows(rows)
+    distinct = rows_media(adapter, keys, media)
     towers_s, _ = realsize.timed(lambda: towers_only(adapter, distinct), device, args.repeats, 1)
-    result.update({"prompt_tokens_mean": round(sum(map(len, adapter._rows(rows)[0])) / len(rows), 1),
+    result.update({"prompt_tokens_mean": round(sum(map(len, sequences)) / len(rows), 1),
                    "forward_rows": len(rows), "forward_s": round(full_s, 4),
                    "forward_probes_per_s": round(len(rows) / full_s, 2),
                    "forward_tflops": round(full_flops / full_s / 1e12, 4),
