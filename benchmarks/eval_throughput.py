@@ -341,8 +341,8 @@ def main() -> None:
     agree_plain = sum(max(s, key=s.get) == max(p, key=p.get) for p, s in zip(plain_scores, own_scores, strict=True))
     full_flops = flops_full(adapter, rows, counts)
     towers_flops = full_flops - flops_full(adapter, rows, counts, towers=False)
-    sequences, keys, media = adapter._rows(rows)
-    distinct = rows_media(adapter, keys, media)
+    sequences, keys, row_media = adapter._rows(rows)  # not `media`: the one-by-one loop below reads that dict
+    distinct = rows_media(adapter, keys, row_media)
     towers_s, _ = realsize.timed(lambda: towers_only(adapter, distinct), device, args.repeats, 1)
     result.update({"prompt_tokens_mean": round(sum(map(len, sequences)) / len(rows), 1),
                    "forward_rows": len(rows), "forward_s": round(full_s, 4),

@@ -51,11 +51,15 @@ fi
 # shellcheck disable=SC2086
 timeout "$EVAL_S" "$PY" benchmarks/eval_throughput.py --size "$SIZE" --inputs synthetic $eval_args $threads \
   --json "$OUT/eval_$SIZE.json" 2>&1 | grep --line-buffered -v -E "Loading weights|it/s\]" | tee "$OUT/eval_$SIZE.log"
-echo "eval: rc ${PIPESTATUS[0]}, $(( $(date +%s) - start )) s since start"
+eval_rc=${PIPESTATUS[0]}
+echo "eval: rc $eval_rc, $(( $(date +%s) - start )) s since start"
 # the variants in order of need: ours, TRL's anchor, ours with a precomputed reference, the naive step, our DPO
 # shellcheck disable=SC2086
 timeout "$TRAIN_S" "$PY" benchmarks/train_step.py --size "$SIZE" $train_args $threads \
   --variants acpo,trl_dpo,acpo_precomputed_ref,acpo_naive,dpo --json "$OUT/train_$SIZE.json" 2>&1 \
   | grep --line-buffered -v -E "Loading weights|it/s\]|FutureWarning|warnings.warn" | tee "$OUT/train_$SIZE.log"
-echo "train: rc ${PIPESTATUS[0]}, $(( $(date +%s) - start )) s since start"
+train_rc=${PIPESTATUS[0]}
+echo "train: rc $train_rc, $(( $(date +%s) - start )) s since start"
 ls -la "$OUT"
+# a failed (or cut) benchmark fails the check, so a broken script cannot pass as a measurement
+[ "$eval_rc" = 0 ] && [ "$train_rc" = 0 ]

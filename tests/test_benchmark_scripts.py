@@ -1,0 +1,66 @@
+"""Every script in benchmarks/ runs end to end at its smallest size, so none can break unnoticed (eval_throughput's
+one-by-one loop once did). Only that it completes and writes its numbers is asserted: timings are never checked in a
+test (docs/benchmarks.md records them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+# each runnable script at its smallest size; gpu_check.sh at SIZE=tiny runs eval_throughput (synthetic inputs) and
+# train_step, so those two are covered by it and eval_throughput runs again here on the world's mp4s
+SMALLEST = {
+    "eval_throughput.py": ["--size", "tiny", "--probes", "16", "--one-by-one", "2", "--open-probes", "2",
+                           "--decode-workers", "1", "--repeats", "1", "--threads", "2"],
+    "train_step.py": None,  # through gpu_check.sh
+    "gate_calibration.py": ["--reps", "20", "--bootstrap-reps", "4"],
+    "gpu_check.sh": [],
+}
+NOT_RUNNABLE = {"realsize.py"}  # a module the scripts import
+NEEDS_NETWORK = {"fetch_wheels.sh"}  # downloads wheels for the device machine from the package registry
+
+
+def test_every_benchmark_script_is_listed():
+    scripts = {p.name for p in BENCHMARKS.iterdir() if p.suffix in (".py", ".sh")}
+    assert scripts == set(SMALLEST) | NOT_RUNNABLE | NEEDS_NETWORK, "add a new benchmark script to SMALLEST"
+
+
+def _run(command: list[str], tmp_path: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "TRANSFORMERS_VERBOSITY": "error", **(env or {})})
+    assert proc.returncode == 0, f"{' '.join(command)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+@pytest.mark.slow
+def test_eval_throughput_on_world_media(tmp_path):
+    out = tmp_path / "eval.json"
+    _run([sys.executable, "benchmarks/eval_throughput.py", *SMALLEST["eval_throughput.py"], "--json", str(out)],
+         tmp_path)
+    result = json.loads(out.read_text())
+    assert result["complete"] is True
+    assert result["one_by_one_probes"] == 2 and result["open_probes"] == 2
+    assert result["max_abs_logprob_diff_vs_forward"] < 1e-4
+
+
+@pytest.mark.slow
+def test_gpu_check_at_tiny_size(tmp_path):
+    out = tmp_path / "gpu"
+    _run(["bash", "benchmarks/gpu_check.sh"], tmp_path,
+         env={"SIZE": "tiny", "INSTALL": "0", "PYTHON": sys.executable, "OUT": str(out), "THREADS": "2"})
+    evaluation = json.loads((out / "eval_tiny.json").read_text())
+    training = json.loads((out / "train_tiny.json").read_text())
+    assert evaluation["complete"] is True
+    assert set(training["results"]) == {"acpo", "trl_dpo", "acpo_precomputed_ref", "acpo_naive", "dpo"}
+
+
+def test_gate_calibration_runs(tmp_path):
+    proc = _run([sys.executable, "benchmarks/gate_calibration.py", *SMALLEST["gate_calibration.py"]], tmp_path)
+    assert "clip-clustered McNemar" in proc.stdout
