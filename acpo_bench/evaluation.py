@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from acpo_bench import provenance, registry
+from acpo_bench import provenance, registry, worldgen, worlds
 from acpo_bench.cache import ResponseCache
 from acpo_bench.clips import ClipSet, load_clips
 from acpo_bench.distributed import Shard
@@ -60,9 +60,10 @@ def load_model(name: str, model_args: dict[str, str], adapter: str | None):
 
 
 def load_data(tasks: dict[str, Task], data: str | None, show_progress: bool = True,
-              skip_missing: bool = False) -> ClipSet:
-    """The data every task of one run reads: a task's own loader (benchmarks with their own files) or a clip
-    dataset; without --data, the synthetic world. Tasks with different loaders cannot share a run."""
+              skip_missing: bool = False, world: str | None = None) -> ClipSet:
+    """The data every task of one run reads: a task's own loader (benchmarks with their own files), a clip dataset
+    directory, or a generated world by name (``synth``, ``stamps``); without --data, the world the model declares
+    (``world``), else the real-media world. Tasks with different loaders cannot share a run."""
     loaders = {task.load_data for task in tasks.values()}
     if len(loaders) > 1:
         groups = sorted(name for name, task in tasks.items() if task.load_data is not None)
@@ -79,11 +80,9 @@ def load_data(tasks: dict[str, Task], data: str | None, show_progress: bool = Tr
     if skip_missing:
         raise ValueError("--skip-missing applies to benchmarks with their own files (avhbench, cmm); in a clip "
                          "dataset a missing or broken file already becomes a per-probe error record")
-    if data:
+    if data and data not in worlds.WORLDS:
         return load_clips(data)
-    from acpo_bench.synth.generate import default_world
-
-    return default_world(show_progress=show_progress)
+    return worlds.build(worlds.WorldSpec(data or worlds.world_for(world)), show_progress=show_progress)
 
 
 @dataclass(frozen=True)
@@ -174,7 +173,8 @@ def results_document(spec: ModelSpec, adapter, config: EvalConfig, clips: ClipSe
                    "batch_size": config.batch_size, "limit": config.limit, "max_new_tokens": config.max_new_tokens,
                    "n_resamples": config.n_resamples,
                    "audio": audio_recipes(outcome),
-                   "data": {"name": clips.name, "fingerprint": clips.fingerprint(), "clips": len(clips.clips)}},
+                   "data": {"name": clips.name, "world": worldgen.world_kind(clips.root),
+                            "fingerprint": clips.fingerprint(), "clips": len(clips.clips)}},
         "tasks": {},
         "summary": {"audio_grounding_score": outcome.grounding},
     }

@@ -32,7 +32,8 @@ def _is_negation(token: str, cues: frozenset[str]) -> bool:
     return token in cues or token.endswith("n't")
 
 
-def _variants(form: str) -> set[str]:
+def surface_variants(form: str) -> set[str]:
+    """A form and its plural: what the lexicon matches for it."""
     words = form.lower().split()
     out = {" ".join(words)}
     last = words[-1]
@@ -105,12 +106,12 @@ class Lexicon:
         forms: dict[str, str] = {}
         for label, words in self.synonyms.items():
             for word in words:
-                for variant in _variants(word):
+                for variant in surface_variants(word):
                     owner = forms.setdefault(variant, label)
                     if owner != label:
                         raise ValueError(f"synonym {variant!r} is claimed by both {owner!r} and {label!r}")
         self._scanner = Scanner(forms)
-        self._generic = Scanner({v: "sound" for g in GENERIC_SOUND for v in _variants(g)})
+        self._generic = Scanner({v: "sound" for g in GENERIC_SOUND for v in surface_variants(g)})
 
     @property
     def classes(self) -> tuple[str, ...]:

@@ -344,13 +344,15 @@ def rms_dbfs(audio: np.ndarray) -> float:
 
 
 def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, audio: np.ndarray | None,
-              sample_rate: int = SAMPLE_RATE, crf: int = 23, audio_bitrate: int | None = None) -> None:
+              sample_rate: int = SAMPLE_RATE, crf: int = 23, audio_bitrate: int | None = None,
+              reproducible: bool = False) -> None:
     """Write RGB frames as h264 (yuv420p) and mono float audio as AAC (at the encoder's default bitrate, or
     ``audio_bitrate`` bits/s) into one mp4.
 
     Encoding runs single-threaded with fixed settings, yet the same arrays do not always give the same bytes:
     libx264 here (PyAV 18.1, FFmpeg 8.1.2) encodes a clip differently depending on what the process encoded before
     (a fresh process encoding one clip three times gives A, A, B, every time). The audio track is unaffected.
+    ``reproducible`` turns off x264's macroblock tree (``mbtree=0``), which was measured to remove that dependence.
     """
     _require_av()
     frames = np.asarray(frames, dtype=np.uint8)
@@ -362,7 +364,8 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, audi
     with av.open(os.fsdecode(path), "w", format="mp4") as out:
         vstream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
-        vstream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+        vstream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1",
+                           **({"x264-params": "mbtree=0"} if reproducible else {})}
         astream = None
         if audio is not None:
             astream = out.add_stream("aac", rate=sample_rate, layout="mono")

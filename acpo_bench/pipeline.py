@@ -22,14 +22,15 @@ from rich.table import Table
 from acpo_bench.evaluation import ModelSpec, evaluate_to_dir, load_model, resolve_tasks
 from acpo_bench.leaderboard.compare import across_seeds, compare
 from acpo_bench.leaderboard.runs import load_run
+from acpo_bench.models.qwen_omni.adapter import checkpoint_settings
 from acpo_bench.results import RESULTS_FILE, atomic_write
 from acpo_bench.runner import EvalConfig
-from acpo_bench.synth.generate import default_world
-from acpo_bench.synth.world import WorldConfig
 from acpo_bench.training.acpo import POLICY_DIR, ACPOConfig, precompute_reference
 from acpo_bench.training.acpo import train as train_acpo
 from acpo_bench.training.pairs import label_pairs, save_pairs
 from acpo_bench.training.recipe import load_recipe
+from acpo_bench.worlds import TRAIN_SEED, WorldSpec, world_for
+from acpo_bench.worlds import build as build_world
 
 DEFAULT_RECIPE = Path(str(resources.files("acpo_bench.training") / "recipes" / "acpo_tiny.yaml"))
 HEADLINE = ("swapped_audio.vahr_yn", "swapped_audio.vahr_open", "swapped_audio.swapped_in_accuracy",
@@ -49,7 +50,8 @@ class PipelineConfig:
     seeds: int = 1
     eval_clips: int = 400
     train_clips: int = 1000
-    train_world_seed: int = 1000
+    train_world_seed: int = TRAIN_SEED
+    world: str | None = None  # None: the world the checkpoint declares, else the real-media world
     # the pairs' world: a visible source is heard half the time, so counter-examples to the shortcut are common
     # (at the evaluation world's 0.9 a 1,000-clip world yields ~200 visible-silent pairs, at 0.5 ~1,000)
     train_av_correlation: float = 0.5
@@ -62,7 +64,8 @@ def run_pipeline(config: PipelineConfig, show_progress: bool = True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     recipe = load_recipe(ACPOConfig, config.recipe, list(config.overrides))  # fail on a bad recipe before any work
     tasks, _ = resolve_tasks(config.tasks)
-    world = default_world(WorldConfig(clips=config.eval_clips), show_progress=show_progress)
+    kind = config.world or world_for(checkpoint_settings(config.checkpoint).get("world"))
+    world = build_world(WorldSpec(kind, clips=config.eval_clips), show_progress=show_progress)
     world_fingerprint = world.fingerprint()
 
     def evaluate(spec: ModelSpec, directory: Path) -> Path:
@@ -84,8 +87,8 @@ def run_pipeline(config: PipelineConfig, show_progress: bool = True) -> dict:
     base = evaluate(ModelSpec(config.model, dict(config.model_args)), out / "base")
     console.rule("2/4 build preference pairs")
     pairs_dir = out / "pairs"
-    train_world = default_world(WorldConfig(clips=config.train_clips, seed=config.train_world_seed,
-                                            av_correlation=config.train_av_correlation), show_progress=show_progress)
+    train_world = build_world(WorldSpec(kind, clips=config.train_clips, seed=config.train_world_seed,
+                                        av_correlation=config.train_av_correlation), show_progress=show_progress)
     if (pairs_dir / "pairs.json").exists():
         done = json.loads((pairs_dir / "pairs.json").read_text())
         _check_resumable(pairs_dir / "pairs.json", {"data": done["data"]["fingerprint"]},

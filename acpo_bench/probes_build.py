@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acpo_bench.clips import DatasetError, json_records, write_manifest
-from acpo_bench.lexicon import Lexicon, _variants
+from acpo_bench.lexicon import Lexicon, surface_variants
 from acpo_bench.media import VIDEO_SUFFIXES, MediaError, MediaSpec, content_id, decode_audio, decode_video
 
 MODALITIES = {"A": ("audible",), "V": ("visible",), "AV": ("visible", "audible")}
@@ -146,14 +146,14 @@ def build_lexicon(labels: Iterable[str], synonyms: str | None = None) -> tuple[L
     notes = []
     ordered = sorted(set(labels))
     for label in ordered:  # the label names themselves first: they must stay unambiguous
-        for variant in _variants(label):
+        for variant in surface_variants(label):
             if claimed.setdefault(variant, label) != label:
                 raise DatasetError(f"labels {claimed[variant]!r} and {label!r} share the surface form {variant!r}; "
                                    "rename one in the labels file")
         forms[label] = []
     for label in ordered:
         for alias in filter(None, (a.strip() for a in label.split(","))) if "," in label else ():
-            variants = _variants(alias)
+            variants = surface_variants(alias)
             owners = {claimed[v] for v in variants if v in claimed} - {label}
             if owners:
                 notes.append(f"alias {alias!r} of {label!r} is also a form of {sorted(owners)}: left out")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acpo_bench.clips import DatasetError, json_records
-from acpo_bench.lexicon import Lexicon, _variants
+from acpo_bench.lexicon import Lexicon, surface_variants
 from acpo_bench.metrics import N_RESAMPLES, ClipBootstrap
 from acpo_bench.results import read_maybe_gzipped
 from acpo_bench.schemas import AudioRecipe, Probe, Response, SampleRecord, error_record
@@ -60,7 +60,7 @@ def labels_lexicon(labels) -> Lexicon:
     claimed: set[str] = set()
     kept = []
     for label in sorted(set(labels), key=lambda x: (len(x), x)):
-        forms = _variants(label)
+        forms = surface_variants(label)
         if not forms & claimed:
             claimed |= forms
             kept.append(label)

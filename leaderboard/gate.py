@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from acpo_bench.leaderboard.pairing import InvalidComparison, PairedTask, metric_arrays, pair_task
-from acpo_bench.leaderboard.runs import Run, check_metric_exists, split_metric
+from acpo_bench.leaderboard.runs import Run, check_metric_exists, describe_data, split_metric
 from acpo_bench.leaderboard.stats import (
     DEFAULT_RESAMPLES,
     clustered_mcnemar_regression_p,
@@ -138,8 +138,8 @@ def run_gate(baseline: Run, candidate: Run, metrics: Sequence[GateMetric] = DEFA
     base_fp, cand_fp = baseline.data.get("fingerprint"), candidate.data.get("fingerprint")
     if base_fp is None or base_fp != cand_fp:
         raise InvalidComparison(
-            f"the runs used different data: {baseline.path} has {baseline.data.get('name')} ({base_fp}), "
-            f"{candidate.path} has {candidate.data.get('name')} ({cand_fp}); evaluate both on the same --data, "
+            f"the runs used different data: {baseline.path} has {describe_data(baseline.data)}, "
+            f"{candidate.path} has {describe_data(candidate.data)}; evaluate both on the same --data, "
             "--tasks and --limit")
     tasks: dict[str, PairedTask] = {}
     tests = []

@@ -118,12 +118,23 @@ def check_metric_exists(run: Run, key: str) -> None:
     raise ValueError(f"{run.path}: task {task!r} has no metric {metric!r}{hint}")
 
 
+WORLD_NAMES = {"stamps": "real-media world", "synth": "synthetic world"}
+
+
+def describe_data(data: dict[str, Any]) -> str:
+    """A run's data as a person tells it apart: "stamps-v1-n240-... (the real-media world, 240 clips, 1a2b3c4d5e)"."""
+    world = data.get("world")
+    kind = f"the {WORLD_NAMES.get(world, world + ' world')}, " if world else ""
+    clips = f"{data['clips']} clips, " if data.get("clips") is not None else ""
+    return f"{data.get('name')} ({kind}{clips}{_short(data.get('fingerprint'))})"
+
+
 def differences(reference: Run, other: Run) -> list[str]:
     """What makes ``other`` measure something different from ``reference``: the data, or a shared task's version."""
     out = []
     ref_fp, fp = reference.data.get("fingerprint"), other.data.get("fingerprint")
     if ref_fp != fp:
-        out.append(f"data {other.data.get('name')} ({_short(fp)}) vs {reference.data.get('name')} ({_short(ref_fp)})")
+        out.append(f"data {describe_data(other.data)} vs {describe_data(reference.data)}")
     for task in sorted(set(reference.tasks) & set(other.tasks)):
         ref_v, v = reference.tasks[task].get("version"), other.tasks[task].get("version")
         if ref_v != v:

@@ -15,7 +15,15 @@ from typing import Any
 
 from acpo_bench.leaderboard.gate import DEFAULT_GATE
 from acpo_bench.leaderboard.pairing import InvalidComparison, metric_arrays, pair_task
-from acpo_bench.leaderboard.runs import AGS, Run, check_comparable, check_metric_exists, differences, reference_run
+from acpo_bench.leaderboard.runs import (
+    AGS,
+    Run,
+    check_comparable,
+    check_metric_exists,
+    describe_data,
+    differences,
+    reference_run,
+)
 from acpo_bench.leaderboard.stats import paired_bootstrap
 from acpo_bench.leaderboard.text import csv_safe, latex_escape, md_escape
 
@@ -224,7 +232,7 @@ def fmt_params(n: int | None) -> str:
 def caption(lb: Leaderboard) -> str:
     data = lb.reference.data
     sort = next(c for c in lb.columns if c.key == lb.sort_key)
-    text = (f"data {data.get('name')} ({data.get('clips')} clips); values with 95% clip-bootstrap CIs; "
+    text = (f"data {describe_data(data)}; values with 95% clip-bootstrap CIs; "
             f"sorted by {sort.group + '.' if sort.group != SUMMARY_GROUP else ''}{sort.label} {sort.arrow}")
     if lb.baseline is not None:
         text += f"; Δ = run − {lb.baseline.label} with paired clip-bootstrap CIs (the AGS Δ without one)"

@@ -9,6 +9,7 @@ BUILTIN = {
     "qwen-omni": "acpo_bench.models.qwen_omni.adapter:qwen_omni",
     "qwen3-omni": "acpo_bench.models.qwen_omni.adapter:qwen3_omni",
     "qwen-omni-tiny": "acpo_bench.models.qwen_omni.adapter:qwen_omni_tiny",
+    "qwen-omni-tiny-stamps": "acpo_bench.models.qwen_omni.adapter:qwen_omni_tiny_stamps",
     "openai-compatible": "acpo_bench.models.openai_compat:openai_compatible",
 }
 
@@ -21,6 +22,7 @@ DESCRIPTIONS = {
                  "path=DIR)",
     "qwen3-omni": "Qwen3-Omni thinker via transformers (default Qwen/Qwen3-Omni-30B-A3B-Instruct; path=DIR)",
     "qwen-omni-tiny": "the embedded model: a tiny Qwen2.5-Omni thinker trained on the synthetic world (CPU)",
+    "qwen-omni-tiny-stamps": "the same tiny thinker trained on the real-media (stamps) world (CPU)",
     "openai-compatible": "a model behind an OpenAI-compatible server, e.g. vLLM serving Qwen2.5-Omni (url=..., "
                          "model=ID): each probe's frames and audio sent as one mp4",
 }

@@ -51,3 +51,16 @@ def tiny_model(small_world: ClipSet, tmp_path_factory: pytest.TempPathFactory) -
     build_processor(tokenizer).save_pretrained(path)
     (path / "acpo_bench.json").write_text(json.dumps({"frames": 2, "videos_kwargs": VIDEO_KWARGS}))
     return "qwen-omni", f"path={path}"
+
+
+SMALL_STAMPS_CLIPS = 24
+
+
+@pytest.fixture(scope="session")
+def small_stamps_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real-media world (needs Tux Paint's stamps: `make test` installs them with apt-get)."""
+    from acpo_bench.stamps.generate import generate_stamps_world
+    from acpo_bench.stamps.world import StampsConfig
+
+    return generate_stamps_world(StampsConfig(clips=SMALL_STAMPS_CLIPS, seed=7),
+                                 tmp_path_factory.mktemp("worlds") / "stamps", show_progress=False)

@@ -1,6 +1,7 @@
-"""The embedded model's recipe: train a tiny Qwen2.5-Omni thinker from scratch on the synthetic world (SFT).
+"""The embedded models' recipe: train a tiny Qwen2.5-Omni thinker from scratch on a generated world (SFT).
 
     acpo-bench zoo build tiny [--recipe training/recipes/tiny_sft.yaml] [key=value ...]
+    acpo-bench zoo build tiny-stamps           (training/recipes/tiny_stamps_sft.yaml: the real-media world)
 
 Top to bottom: generate (or reuse) a training world with its own seed, build a tokenizer over the world's words,
 featurize every clip once through the checkpoint's processor, sample questions (yes/no about sounds and about what
@@ -19,16 +20,16 @@ from pathlib import Path
 
 import torch
 
+from acpo_bench import worlds
 from acpo_bench.clips import ClipSet
 from acpo_bench.media import MediaSpec
 from acpo_bench.media_store import MediaStore
 from acpo_bench.models.qwen_omni.features import Featurizer, MediaInputs, collate, prompt_parts
 from acpo_bench.models.qwen_omni.tiny import build_config, build_processor, build_tokenizer
 from acpo_bench.schemas import AudioRecipe
-from acpo_bench.synth.generate import default_world
 from acpo_bench.synth.sources import SOURCES
-from acpo_bench.synth.world import WorldConfig
 from acpo_bench.tasks._probes import prompts
+from acpo_bench.worlds import check_world
 
 VIDEO_KWARGS = {"size": {"shortest_edge": 28 * 28, "longest_edge": 112 * 112}}
 
@@ -38,6 +39,7 @@ class TinySFTConfig:
     """Settings of the tiny model's SFT (see training/recipes/tiny_sft.yaml)."""
 
     output_dir: str = "models/zoo/qwen-omni-tiny"
+    world: str = "synth"  # the training world (synth: glyphs and tones; stamps: real drawings and recordings)
     train_clips: int = 4000
     world_seed: int = 1000  # the default evaluation world uses seed 0: training never sees its clips
     av_correlation: float = 0.95  # the shortcut: a visible source is heard 95% of the time
@@ -58,6 +60,7 @@ class TinySFTConfig:
             raise ValueError("train_clips >= 16, steps >= 1 and batch_size >= 1 are required")
         if not 0 < self.yes_no_share < 1:
             raise ValueError("yes_no_share must lie in (0, 1)")
+        check_world(self.world, "world")
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def sample_examples(clips: ClipSet, count: int, config: TinySFTConfig) -> list[E
 def vocabulary_texts(clips: ClipSet) -> list[str]:
     texts = [t.format(x=c) for ts in prompts().values() for t in ts for c in clips.lexicon.classes]
     texts += [" ".join(forms) for forms in clips.lexicon.synonyms.values()]
-    texts += [p for s in SOURCES for p in s.audio_phrases]
+    texts += [p for s in SOURCES for p in s.audio_phrases]  # the synthetic phrases (kept: the tokenizer's words)
     texts += [c.audio_caption or "" for c in clips.clips] + [c.visual_caption or "" for c in clips.clips]
     texts += ["yes no nothing and I hear a sound", "Yes No"]
     return texts
@@ -173,8 +176,8 @@ def train(config: TinySFTConfig, show_progress: bool = True, command: str | None
     from acpo_bench.training.progress import RichProgress
 
     set_seed(config.seed)
-    world = default_world(WorldConfig(clips=config.train_clips, seed=config.world_seed,
-                                      av_correlation=config.av_correlation), show_progress=show_progress)
+    world = worlds.build(worlds.WorldSpec(config.world, clips=config.train_clips, seed=config.world_seed,
+                                          av_correlation=config.av_correlation), show_progress=show_progress)
     tokenizer = build_tokenizer(vocabulary_texts(world))
     processor = build_processor(tokenizer)
     model = Qwen2_5OmniThinkerForConditionalGeneration(build_config(tokenizer, config.hidden, config.layers))
@@ -190,7 +193,7 @@ def train(config: TinySFTConfig, show_progress: bool = True, command: str | None
     )
     trainer = Trainer(model=model, args=args, train_dataset=SFTData(examples, media, processor),
                       data_collator=make_collator(tokenizer.pad_token_id),
-                      callbacks=[RichProgress("SFT qwen-omni-tiny", show_progress)])
+                      callbacks=[RichProgress(f"SFT {Path(config.output_dir).name}", show_progress)])
     trainer.remove_callback(PrinterCallback)  # the rich bar shows progress; no raw dict prints
     result = trainer.train()
     save_checkpoint(model, processor, output_dir, config, world, result.training_loss, command)
@@ -204,7 +207,8 @@ def save_checkpoint(model, processor, output_dir: Path, config: TinySFTConfig, w
     shutil.rmtree(output_dir / "_trainer", ignore_errors=True)
     model.save_pretrained(output_dir)
     processor.save_pretrained(output_dir)
-    settings = {"frames": config.frames, "videos_kwargs": VIDEO_KWARGS, "system_prompt": None, "batch_size": 64}
+    settings = {"frames": config.frames, "videos_kwargs": VIDEO_KWARGS, "system_prompt": None, "batch_size": 64,
+                "world": config.world}
     (output_dir / "acpo_bench.json").write_text(json.dumps(settings, indent=1) + "\n")
     (output_dir / "training.json").write_text(json.dumps(
         {"command": command, "recipe": asdict(config), "train_world": world.name,

@@ -65,9 +65,10 @@ def _is_user_error(exc: Exception) -> bool:
     from acpo_bench.registry import UnknownNameError
     from acpo_bench.results import ResultsError
     from acpo_bench.runner import ScoringError
+    from acpo_bench.worlds import WorldUnavailable
 
     return isinstance(exc, (UsageError, ModelLoadError, CacheMismatchError, DatasetError, UnknownNameError,
-                            ResultsError, ScoringError, FileExistsError, ValueError))
+                            ResultsError, ScoringError, WorldUnavailable, FileExistsError, ValueError))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-args", default="", help="k=v,... passed to the adapter (e.g. path=/ckpt,dtype=bf16)")
     p.add_argument("--adapter", default=None, help="a fine-tuned adapter directory (e.g. a LoRA from acpo-bench train)")
     p.add_argument("--tasks", default="all", help="a suite (all, core) or task names separated by commas")
-    p.add_argument("--data", default=None, help="a clip dataset directory (default: the synthetic world)")
+    p.add_argument("--data", default=None,
+                   help="a clip dataset directory, or a generated world by name: stamps (real media) or synth "
+                        "(default: the world the checkpoint declares, else stamps)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N clips")
     p.add_argument("--skip-missing", action="store_true",
                    help="benchmarks with their own files (avhbench, cmm): evaluate the items whose videos are "
@@ -63,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     tasks, suite_clips = resolve_tasks(args.tasks)
     spec = ModelSpec(args.model, parse_model_args(args.model_args), args.adapter)
     adapter = load_model(spec.name, spec.args, spec.adapter)
-    clips = load_data(tasks, args.data, show_progress=not quiet, skip_missing=args.skip_missing)
+    clips = load_data(tasks, args.data, show_progress=not quiet, skip_missing=args.skip_missing,
+                      world=getattr(adapter, "world", None))
     limit = args.limit if args.limit is not None else suite_clips
     config = EvalConfig(scoring=args.scoring, media=media_spec(args, adapter), seed=args.seed,
                         batch_size=args.batch_size or adapter.default_batch_size, limit=limit,

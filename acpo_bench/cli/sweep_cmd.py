@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     counts = parse_counts(args.frames)
     tasks, suite_clips = resolve_tasks(args.tasks)
     adapter = load_model(args.model, parse_model_args(args.model_args), args.adapter)
-    clips = load_data(tasks, args.data, show_progress=not args.quiet)
+    clips = load_data(tasks, args.data, show_progress=not args.quiet, world=getattr(adapter, "world", None))
     output = Path(args.output_dir or Path("runs") / f"sweep-frames-{slug(args.model)}")
     output.mkdir(parents=True, exist_ok=True)
     cache = ResponseCache(output / "cache.sqlite", adapter.fingerprint())  # the frame count is part of each key

@@ -18,8 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     pairs_sub = p.add_subparsers(dest="pairs_command", required=True, metavar="SUBCOMMAND")
     b = pairs_sub.add_parser("build", help="build preference pairs from a clip dataset",
                              description="Build output- and input-contrastive pairs (training/pairs.py).")
-    b.add_argument("--data", default=None, help="a clip dataset (default: a synthetic training world)")
-    b.add_argument("--world-clips", type=int, default=1000, help="clips of the synthetic training world")
+    b.add_argument("--data", default=None, help="a clip dataset (default: a generated training world, see --world)")
+    b.add_argument("--world", choices=("stamps", "synth"), default=None,
+                   help="the training world without --data (default: the one the model named by "
+                        "--on-policy-model / --precompute-reference declares, else stamps: real media)")
+    b.add_argument("--world-clips", type=int, default=1000, help="clips of the training world")
     b.add_argument("--world-seed", type=int, default=1000, help="its seed (the default eval world uses 0)")
     b.add_argument("--world-av-correlation", type=float, default=0.5,
                    help="its visible->audible probability (lower: more visible-silent pairs)")
@@ -61,29 +64,43 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def checkpoint_for(model: str, model_args: dict[str, str]) -> Path:
     """The checkpoint directory a training command starts from."""
-    from acpo_bench.models.qwen_omni.adapter import FAMILIES, TINY_CHECKPOINT, resolve_checkpoint
+    from acpo_bench.models.qwen_omni.adapter import EMBEDDED, FAMILIES, resolve_checkpoint
 
-    if model == "qwen-omni-tiny":
-        return TINY_CHECKPOINT
+    if model in EMBEDDED:
+        return EMBEDDED[model][0]
     if model == "qwen-omni":
         return resolve_checkpoint(model_args.get("path", FAMILIES["qwen-omni"].default_checkpoint))
-    raise ValueError(f"training supports --model qwen-omni-tiny and qwen-omni (Qwen2.5-Omni thinkers), not {model!r}")
+    raise ValueError(f"training supports --model qwen-omni-tiny, qwen-omni-tiny-stamps and qwen-omni (Qwen2.5-Omni "
+                     f"thinkers), not {model!r}")
 
 
-def load_training_clips(data: str | None, world_clips: int, world_seed: int, av_correlation: float = 0.5):
+def training_world(model: str | None, model_args: dict[str, str]) -> str:
+    """The world a model's training pairs come from: the one its checkpoint declares, else the real-media world."""
+    from acpo_bench.worlds import world_for
+
+    if model in ("qwen-omni-tiny", "qwen-omni-tiny-stamps", "qwen-omni"):  # the models training supports
+        from acpo_bench.models.qwen_omni.adapter import checkpoint_settings
+
+        return world_for(checkpoint_settings(checkpoint_for(model, model_args)).get("world"))
+    return world_for(None)
+
+
+def load_training_clips(data: str | None, world: str, world_clips: int, world_seed: int,
+                        av_correlation: float = 0.5):
     from acpo_bench.clips import load_clips
-    from acpo_bench.synth.generate import default_world
-    from acpo_bench.synth.world import WorldConfig
+    from acpo_bench.worlds import WorldSpec, build
 
     if data:
         return load_clips(data)
-    return default_world(WorldConfig(clips=world_clips, seed=world_seed, av_correlation=av_correlation))
+    return build(WorldSpec(world, clips=world_clips, seed=world_seed, av_correlation=av_correlation))
 
 
 def run_pairs(args: argparse.Namespace) -> int:
     from acpo_bench.training.pairs import label_pairs, on_policy_pairs, save_pairs
 
-    clips = load_training_clips(args.data, args.world_clips, args.world_seed, args.world_av_correlation)
+    model_args = parse_model_args(args.model_args)
+    world = args.world or training_world(args.on_policy_model or args.precompute_reference, model_args)
+    clips = load_training_clips(args.data, world, args.world_clips, args.world_seed, args.world_av_correlation)
     pairs = label_pairs(clips, seed=args.seed)
     if args.on_policy_model:
         pairs += on_policy_pairs(clips, _generator(args.on_policy_model, parse_model_args(args.model_args)),

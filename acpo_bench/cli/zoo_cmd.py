@@ -20,8 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("zoo", help="build the embedded models", description="build the embedded models")
     zoo_sub = p.add_subparsers(dest="zoo_command", required=True, metavar="SUBCOMMAND")
     b = zoo_sub.add_parser("build", help="train an embedded model", description=__doc__)
-    b.add_argument("name", choices=("tiny",), help="which model (tiny: qwen-omni-tiny)")
-    b.add_argument("--recipe", default=None, help="a YAML recipe (default: training/recipes/tiny_sft.yaml values)")
+    b.add_argument("name", choices=tuple(RECIPES), help="which model (tiny: qwen-omni-tiny, on the synthetic world; "
+                                                        "tiny-stamps: qwen-omni-tiny-stamps, on the real-media world)")
+    b.add_argument("--recipe", default=None, help="a YAML recipe (default: tiny_sft.yaml / tiny_stamps_sft.yaml in "
+                                                  "training/recipes)")
     b.add_argument("--output-dir", default=None, help="where the checkpoint goes (default: the recipe's)")
     b.add_argument("--no-eval", action="store_true", help="skip the evaluation that fills the model card")
     b.add_argument("overrides", nargs="*", metavar="key=value", help="recipe overrides")
@@ -35,12 +37,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(handler=run_card)
 
 
+RECIPES = {"tiny": "tiny_sft.yaml", "tiny-stamps": "tiny_stamps_sft.yaml"}  # in acpo_bench.training/recipes
+
+
 def run(args: argparse.Namespace) -> int:
+    from importlib import resources
+
     from acpo_bench.training.recipe import load_recipe
     from acpo_bench.training.sft_tiny import TinySFTConfig, train
 
     overrides = list(args.overrides) + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
-    config = load_recipe(TinySFTConfig, args.recipe, overrides)
+    recipe = args.recipe or str(resources.files("acpo_bench.training") / "recipes" / RECIPES[args.name])
+    config = load_recipe(TinySFTConfig, recipe, overrides)
     console = Console()
     output = train(config, show_progress=not args.quiet, command=provenance.command_line())
     results = None if args.no_eval else _evaluate(output, console, args.quiet)

@@ -8,6 +8,7 @@ were generated, and the first N clips of any world of the same settings are the 
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -80,20 +81,33 @@ class ClipSpec:
     def audible(self) -> tuple[str, ...]:
         return tuple(sorted(e.label for e in self.events if e.audible))
 
+    def manifest_fields(self) -> dict:
+        """The scene's labels as a clip dataset's manifest stores them."""
+        return {"visible": list(self.visible), "audible": list(self.audible),
+                "offscreen": sorted(e.label for e in self.events if e.audible and not e.visible),
+                "silent_visible": sorted(e.label for e in self.events if e.visible and not e.audible),
+                "events": [asdict(e) for e in self.events]}
+
 
 def clip_rng(config: WorldConfig, index: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([config.seed, index, stream, GENERATOR_VERSION])
 
 
-def sample_clip(config: WorldConfig, index: int) -> ClipSpec:
+GLYPH_SCALE = (0.11, 0.2)  # a visible source's radius, as a share of the frame's side
+
+
+def sample_clip(config: WorldConfig, index: int, scale: tuple[float, float] = GLYPH_SCALE) -> ClipSpec:
+    """Which sources a clip shows and plays, where and when. Any config with the fields WorldConfig's sampling reads
+    (seed, classes, max_visible, av_correlation, offscreen_prob, duration, size) samples the same way; the
+    real-media world uses it with its own classes and a larger ``scale``."""
     rng = clip_rng(config, index, 0)
     classes = list(config.classes)
     n_visible = int(rng.integers(1, config.max_visible + 1))
     visible = list(rng.choice(classes, size=n_visible, replace=False))
     events, placed = [], []
     for label in visible:
-        x, y, scale = _place(rng, placed, config.size)
-        events.append(_event(rng, config, label, True, bool(rng.random() < config.av_correlation), x, y, scale))
+        x, y, radius = _place(rng, placed, config.size, scale)
+        events.append(_event(rng, config, label, True, bool(rng.random() < config.av_correlation), x, y, radius))
     if rng.random() < config.offscreen_prob:
         label = str(rng.choice([c for c in classes if c not in visible]))
         events.append(_event(rng, config, label, False, True, -1.0, -1.0, 0.0))
@@ -111,8 +125,8 @@ def _event(rng, config, label, visible, audible, x, y, scale) -> Event:
     return Event(str(label), visible, audible, float(onset), float(onset + length), x, y, scale)
 
 
-def _place(rng, placed, size) -> tuple[float, float, float]:
-    scale = float(rng.uniform(0.11, 0.2) * size)
+def _place(rng, placed, size, share) -> tuple[float, float, float]:
+    scale = float(rng.uniform(*share) * size)
     for _ in range(20):
         x, y = (float(v) for v in rng.uniform(scale, size - scale, 2))
         if all((x - px) ** 2 + (y - py) ** 2 > (scale + ps) ** 2 for px, py, ps in placed):
@@ -124,14 +138,22 @@ def _place(rng, placed, size) -> tuple[float, float, float]:
 # --- rendering ------------------------------------------------------------------------------------------------
 
 def render_audio(config: WorldConfig, spec: ClipSpec) -> np.ndarray:
-    n = int(round(config.duration * SR))
     rng = clip_rng(config, spec.index, 1)
+    return mix_events(config.duration, spec, rng,
+                      lambda e, n: SOURCE_BY_NAME[e.label].sound(n, rng, spec.pitch[e.label]))
+
+
+def mix_events(duration: float, spec: ClipSpec, rng: np.random.Generator,
+               wave_for: Callable[[Event, int], np.ndarray]) -> np.ndarray:
+    """Each audible source's wave (``wave_for(event, samples)``) over its time window at unit RMS, with short ramps
+    and its gain, plus background noise at the clip's SNR, peak-normalised to 0.5."""
+    n = int(round(duration * SR))
     mix = np.zeros(n)
     for event in spec.events:
         if not event.audible:
             continue
         start, stop = int(event.onset * SR), min(n, int(event.offset * SR))
-        wave = SOURCE_BY_NAME[event.label].sound(stop - start, rng, spec.pitch[event.label])
+        wave = wave_for(event, stop - start)
         wave = wave / (np.sqrt(np.mean(wave**2)) + 1e-9)
         ramp = np.minimum(1.0, np.minimum(np.arange(len(wave)), np.arange(len(wave))[::-1]) / (0.01 * SR))
         mix[start:stop] += wave * ramp * 10 ** (spec.gain_db[event.label] / 20)
@@ -213,11 +235,13 @@ def render_frames(config: WorldConfig, spec: ClipSpec) -> np.ndarray:
 
 # --- captions -------------------------------------------------------------------------------------------------
 
-def audio_caption(spec: ClipSpec) -> str:
+def audio_caption(spec: ClipSpec, phrases_of: Mapping[str, Sequence[str]] | None = None) -> str:
+    """What is heard, in onset order (``phrases_of``: each class's caption phrases; default the synthetic ones)."""
     heard = sorted((e for e in spec.events if e.audible), key=lambda e: e.onset)
     if not heard:
         return "only faint background hiss, no distinct sound source"
-    phrases = [SOURCE_BY_NAME[e.label].audio_phrases[spec.phrase[e.label]] for e in heard]
+    phrases_of = phrases_of or {s.name: s.audio_phrases for s in SOURCES}
+    phrases = [phrases_of[e.label][spec.phrase[e.label]] for e in heard]
     if len(phrases) == 1:
         return phrases[0]
     overlap = heard[1].onset < heard[0].offset
@@ -236,8 +260,10 @@ def _where(e: Event, size: int) -> str:
 _MASS_NOUN = {"water": "water", "wind": "wind"}
 
 
-def visual_caption(config: WorldConfig, spec: ClipSpec) -> str:
+def visual_caption(config: WorldConfig, spec: ClipSpec, noun_of: Mapping[str, str] | None = None) -> str:
+    """What is seen, left to right (``noun_of``: a class's noun phrase, default "a <label>")."""
     seen = sorted((e for e in spec.events if e.visible), key=lambda e: e.x)
-    items = [f"{_MASS_NOUN.get(e.label, 'a ' + e.label)} {_where(e, config.size)}" for e in seen]
+    noun_of = noun_of or _MASS_NOUN
+    items = [f"{noun_of.get(e.label, 'a ' + e.label)} {_where(e, config.size)}" for e in seen]
     listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
     return f"the video shows {listed}"

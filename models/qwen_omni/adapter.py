@@ -36,6 +36,7 @@ from acpo_bench.models.qwen_omni.shared_prefix import PrefixCache, PrefixRow, Ro
 from acpo_bench.models.qwen_omni.tower_attention import TOWER_ATTENTION, use_varlen_tower_attention
 from acpo_bench.paths import cache_root
 from acpo_bench.schemas import stable_hash
+from acpo_bench.worlds import check_world
 
 ENCODER_CACHE_ITEMS = 256  # clips whose tower outputs stay in memory (a batch sorted by media needs a handful)
 VIDEO_CACHE_ITEMS = 64  # videos whose vision-tower outputs stay in memory
@@ -88,7 +89,7 @@ def resolve_checkpoint(path_or_id: str, download: bool = False) -> Path:
         raise ModelLoadError(
             f"{path_or_id} is not in the local Hugging Face cache ({cache}) and acpo-bench does not download "
             f"weights by itself. Pass --model-args path=/local/checkpoint, or fetch it where there is network "
-            f"(`huggingface-cli download {path_or_id}`), or allow a download with --model-args download=true."
+            f"(`hf download {path_or_id}`), or allow a download with --model-args download=true."
         ) from None
     except Exception as exc:  # hub ids that are malformed, gated, ... : say what was tried
         raise ModelLoadError(f"cannot resolve checkpoint {path_or_id!r}: {exc}") from None
@@ -163,6 +164,8 @@ class QwenOmniAdapter:
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
         self.system_prompt = model_args.get("system_prompt", settings.get("system_prompt", self.family.system_prompt))
+        # the world the checkpoint was trained on (None: a real model, evaluated on the real-media world)
+        self.world = check_world(settings.get("world"), f"{SETTINGS_FILE} field 'world'")
         frames = model_args.get("frames", settings.get("frames"))
         fps = model_args.get("fps", settings.get("fps"))
         self.media_spec = MediaSpec(frames=int(frames) if frames and not fps else (None if fps else 2),
@@ -426,17 +429,32 @@ def qwen3_omni(model_args: dict[str, str], adapter: str | None = None) -> QwenOm
 
 
 TINY_CHECKPOINT = Path(__file__).resolve().parents[1] / "zoo" / "qwen-omni-tiny"
+TINY_STAMPS_CHECKPOINT = TINY_CHECKPOINT.with_name("qwen-omni-tiny-stamps")
+# embedded model -> (its checkpoint, the `acpo-bench zoo build` name that rebuilds it)
+EMBEDDED = {"qwen-omni-tiny": (TINY_CHECKPOINT, "tiny"),
+            "qwen-omni-tiny-stamps": (TINY_STAMPS_CHECKPOINT, "tiny-stamps")}
+
+
+def _embedded(name: str, model_args: dict[str, str], adapter: str | None) -> QwenOmniAdapter:
+    checkpoint, build = EMBEDDED[name]
+    if "path" in model_args:
+        raise ValueError(f"{name} is a bundled checkpoint; for another one use --model qwen-omni "
+                         "--model-args path=DIR")
+    if not (checkpoint / "config.json").is_file():
+        raise ModelLoadError(f"the embedded checkpoint is missing at {checkpoint}; rebuild it with "
+                             f"`acpo-bench zoo build {build} --output-dir {checkpoint}`")
+    model = QwenOmniAdapter(FAMILIES["qwen-omni"], checkpoint, model_args, adapter)
+    model.name = name
+    return model
 
 
 def qwen_omni_tiny(model_args: dict[str, str], adapter: str | None = None) -> QwenOmniAdapter:
     """The embedded model: a 0.5M-parameter Qwen2.5-Omni thinker trained on the synthetic world (ships with the
     package; `acpo-bench zoo build tiny` rebuilds it)."""
-    if "path" in model_args:
-        raise ValueError("qwen-omni-tiny is the bundled checkpoint; for another one use --model qwen-omni "
-                         "--model-args path=DIR")
-    if not (TINY_CHECKPOINT / "config.json").is_file():
-        raise ModelLoadError(f"the embedded checkpoint is missing at {TINY_CHECKPOINT}; rebuild it with "
-                             f"`acpo-bench zoo build tiny --output-dir {TINY_CHECKPOINT}`")
-    model = QwenOmniAdapter(FAMILIES["qwen-omni"], TINY_CHECKPOINT, model_args, adapter)
-    model.name = "qwen-omni-tiny"
-    return model
+    return _embedded("qwen-omni-tiny", model_args, adapter)
+
+
+def qwen_omni_tiny_stamps(model_args: dict[str, str], adapter: str | None = None) -> QwenOmniAdapter:
+    """The second embedded model: the same architecture trained on the real-media (stamps) world (`acpo-bench zoo
+    build tiny-stamps` rebuilds it)."""
+    return _embedded("qwen-omni-tiny-stamps", model_args, adapter)
