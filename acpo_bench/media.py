@@ -28,24 +28,40 @@ class MediaError(RuntimeError):
     """A file that cannot be decoded as asked; the message says which file and why."""
 
 
+SAMPLINGS = ("centre", "qwen-utils")
+# qwen-omni-utils' video rule (vision_process.smart_nframes): frames come in pairs, at least 4, at most 768
+QWEN_FRAME_FACTOR, QWEN_MIN_FRAMES, QWEN_MAX_FRAMES = 2, 4, 768
+
+
 @dataclass(frozen=True)
 class MediaSpec:
-    """How frames are sampled: ``frames`` evenly spaced over the clip, or ``fps`` frames per second (not both)."""
+    """How frames are sampled: ``frames`` evenly spaced over the clip, or ``fps`` frames per second (not both).
+
+    ``sampling``: "centre" takes the frame on screen at the centre of each of the clip's equal parts; "qwen-utils"
+    is Qwen's published inference rule (qwen-omni-utils, used by the model cards): ``fps`` per second of video,
+    rounded down to an even count of at least 4, at the frame indices round(linspace(0, frames - 1, count)).
+    """
 
     frames: int | None = 2
     fps: float | None = None
     sample_rate: int = SAMPLE_RATE
+    sampling: str = "centre"
 
     def __post_init__(self) -> None:
         if (self.frames is None) == (self.fps is None):
             raise ValueError("give exactly one of frames (a count) or fps (a rate)")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {self.sampling!r}")
+        if self.sampling == "qwen-utils" and self.fps is None:
+            raise ValueError("qwen-utils sampling is by rate: give fps (Qwen's default is 2)")
         if self.frames is not None and self.frames < 1:
             raise ValueError(f"frames must be >= 1, got {self.frames}")
         if self.fps is not None and self.fps <= 0:
             raise ValueError(f"fps must be > 0, got {self.fps}")
 
     def key(self) -> str:
-        return f"frames={self.frames}" if self.frames is not None else f"fps={self.fps:g}"
+        key = f"frames={self.frames}" if self.frames is not None else f"fps={self.fps:g}"
+        return key if self.sampling == "centre" else f"{key},sampling={self.sampling}"
 
 
 @dataclass(frozen=True)
@@ -109,7 +125,9 @@ def _open(path: str | os.PathLike[str]) -> av.container.InputContainer:
         raise MediaError(f"{p}: cannot open as media ({exc})") from None
 
 
-def _target_times(duration: float, spec: MediaSpec) -> np.ndarray:
+def _target_times(duration: float, spec: MediaSpec, rate: float | None = None) -> np.ndarray:
+    if spec.sampling == "qwen-utils":
+        return _qwen_utils_times(duration, spec.fps, rate or 25.0)
     if spec.frames is not None:
         return (np.arange(spec.frames) + 0.5) * duration / spec.frames
     count = max(1, int(np.floor(duration * spec.fps + 1e-6)))
@@ -122,6 +140,19 @@ def _stream_duration(container: av.container.InputContainer, stream: av.stream.S
     if container.duration is not None:
         return container.duration / av.time_base
     return None
+
+
+def _qwen_utils_times(duration: float, fps: float, rate: float) -> np.ndarray:
+    """The times of the frames qwen-omni-utils picks (smart_nframes, then linspace over frame indices), just past
+    each frame's timestamp so the frame on screen is that frame."""
+    total = max(1, int(round(duration * rate)))
+    floor_even = lambda n: int(n // QWEN_FRAME_FACTOR * QWEN_FRAME_FACTOR)  # noqa: E731
+    low = int(np.ceil(QWEN_MIN_FRAMES / QWEN_FRAME_FACTOR) * QWEN_FRAME_FACTOR)
+    count = floor_even(min(max(total / rate * fps, low), floor_even(min(QWEN_MAX_FRAMES, total)), total))
+    if count < QWEN_FRAME_FACTOR:
+        raise MediaError(f"a {total}-frame video is too short for qwen-utils sampling (needs {QWEN_FRAME_FACTOR})")
+    indices = np.round(np.linspace(0, total - 1, count))
+    return (indices + 1e-3) / rate
 
 
 SEEK_GAP_S = 2.0  # a sampled time this far past the decoder's position is reached by seeking, not by decoding on
@@ -245,7 +276,7 @@ def _decode_video(path: str | os.PathLike[str], spec: MediaSpec, seek: bool) -> 
             duration = walker.last_time() - walker.start + 1.0 / walker.rate
             _rewind(container, stream)
             walker = _Walker(container, stream, path, seek)
-        targets = _target_times(duration, spec)
+        targets = _target_times(duration, spec, walker.rate)
         chosen = [walker.frame_at(walker.start + t) for t in targets]
         if walker.eof:
             last = walker.last_time() - walker.start + 1.0 / walker.rate
@@ -253,7 +284,7 @@ def _decode_video(path: str | os.PathLike[str], spec: MediaSpec, seek: bool) -> 
                 duration = last
                 _rewind(container, stream)
                 walker = _Walker(container, stream, path, seek)
-                targets = _target_times(duration, spec)
+                targets = _target_times(duration, spec, walker.rate)
                 chosen = [walker.frame_at(walker.start + t) for t in targets]
         frames = np.stack([_upright(frame, stream) for frame in chosen])
     return VideoTrack(frames=frames, times=targets, duration=float(duration), decoded_frames=walker.decoded)

@@ -129,47 +129,6 @@ def test_choice_tokens_cover_the_spellings(adapter):
     assert np.intersect1d(ids, adapter.choice_ids("no")).size == 0
 
 
-@pytest.fixture(scope="module")
-def qwen3_checkpoint(tmp_path_factory):
-    """A random Qwen3-Omni (MoE) thinker at a tiny size, with Qwen3's 16-pixel patches and deepstack features."""
-    from transformers import (
-        Qwen2VLImageProcessor,
-        Qwen2VLVideoProcessor,
-        Qwen3OmniMoeProcessor,
-        Qwen3OmniMoeThinkerConfig,
-        Qwen3OmniMoeThinkerForConditionalGeneration,
-        WhisperFeatureExtractor,
-    )
-
-    from acpo_bench.models.qwen_omni.tiny import CHAT_TEMPLATE, OMNI_TOKENS
-
-    tokenizer = build_tokenizer(["Answer yes or no. Is there a sound of dog? What sounds can you hear?"])
-    ids = {k: tokenizer.convert_tokens_to_ids(v) for k, v in OMNI_TOKENS.items()}
-    config = Qwen3OmniMoeThinkerConfig(
-        audio_config=dict(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
-                          num_mel_bins=128, output_dim=64, downsample_hidden_size=16, n_window=50),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=16,
-                           out_hidden_size=64, num_position_embeddings=64, deepstack_visual_indexes=[1]),
-        text_config=dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, moe_intermediate_size=32, num_experts=4,
-                         num_experts_per_tok=2, pad_token_id=tokenizer.pad_token_id,
-                         rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]}),
-        audio_token_id=ids["audio_token"], image_token_id=ids["image_token"], video_token_id=ids["video_token"],
-        audio_start_token_id=ids["audio_bos_token"])
-    config.vision_start_token_id, config.vision_end_token_id = ids["vision_bos_token"], ids["vision_eos_token"]
-    config.audio_end_token_id = ids["audio_eos_token"]
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("qwen3-tiny")
-    Qwen3OmniMoeThinkerForConditionalGeneration(config).save_pretrained(path)
-    size = {"shortest_edge": 32 * 32, "longest_edge": 128 * 128}
-    Qwen3OmniMoeProcessor(image_processor=Qwen2VLImageProcessor(size=size, patch_size=16),
-                          video_processor=Qwen2VLVideoProcessor(size=size, patch_size=16),
-                          feature_extractor=WhisperFeatureExtractor(feature_size=128, chunk_length=2),
-                          tokenizer=tokenizer, chat_template=CHAT_TEMPLATE).save_pretrained(path)
-    (path / "acpo_bench.json").write_text(json.dumps({"frames": 2, "videos_kwargs": {"size": size}}))
-    return path
-
-
 def test_qwen3_omni_through_the_same_adapter(qwen3_checkpoint, small_world, small_world_dir, tmp_path):
     from acpo_bench.models.qwen_omni.adapter import qwen3_omni
 

@@ -13,7 +13,7 @@ RECIPES = sorted((Path(__file__).resolve().parents[1] / "training" / "recipes").
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.name for p in RECIPES])
 def test_shipped_recipes_load(path):
-    config = load_recipe(TinySFTConfig if path.name.startswith("tiny_sft") else ACPOConfig, path)
+    config = load_recipe(TinySFTConfig if path.stem.endswith("_sft") else ACPOConfig, path)
     assert config.steps > 0 and config.batch_size > 0
 
 

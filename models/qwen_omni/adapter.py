@@ -65,7 +65,10 @@ FAMILIES = {
                          "Qwen/Qwen3-Omni-30B-A3B-Instruct", None, encode_once=False),
 }
 KNOWN_ARGS = {"path", "dtype", "device", "attn", "frames", "fps", "max_new_tokens", "batch_size", "system_prompt",
-              "download", "trust_remote_code", "feature_cache"}
+              "download", "trust_remote_code", "feature_cache", "preset"}
+# preset=qwen-utils: the inputs Qwen's model cards build (qwen-omni-utils' process_mm_info): frames at 2 per second
+# by its index rule, resized to its pixel budget, the processor's own video settings and the family's system prompt
+PRESETS = ("checkpoint", "qwen-utils")
 DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16", "fp32": "float32",
           "float32": "float32"}
 
@@ -157,6 +160,15 @@ class QwenOmniAdapter:
         return adapter
 
     def _setup(self, model, settings: dict, model_args: dict[str, str], identity: dict) -> None:
+        preset = model_args.get("preset", "checkpoint")
+        if preset not in PRESETS:
+            raise ValueError(f"--model-args preset={preset!r}: use one of {', '.join(PRESETS)}")
+        if preset == "qwen-utils":  # Qwen's own settings replace what the checkpoint's acpo_bench.json says
+            settings = {k: v for k, v in settings.items()
+                        if k not in ("frames", "fps", "videos_kwargs", "system_prompt")}
+        self.preset = preset
+        if preset != "checkpoint":
+            identity = {**identity, "preset": preset}
         self.model = model
         if use_varlen_tower_attention(model):  # one attention call per tower layer, not one per window
             identity = {**identity, "tower_attention": TOWER_ATTENTION}
@@ -168,8 +180,11 @@ class QwenOmniAdapter:
         self.world = check_world(settings.get("world"), f"{SETTINGS_FILE} field 'world'")
         frames = model_args.get("frames", settings.get("frames"))
         fps = model_args.get("fps", settings.get("fps"))
-        self.media_spec = MediaSpec(frames=int(frames) if frames and not fps else (None if fps else 2),
-                                    fps=float(fps) if fps else None)
+        if preset == "qwen-utils":
+            self.media_spec = MediaSpec(frames=None, fps=float(fps or 2.0), sampling="qwen-utils")
+        else:
+            self.media_spec = MediaSpec(frames=int(frames) if frames and not fps else (None if fps else 2),
+                                        fps=float(fps) if fps else None)
         self.default_batch_size = int(model_args.get("batch_size", settings.get("batch_size", 8)))
         self.max_new_tokens = int(model_args.get("max_new_tokens", settings.get("max_new_tokens", 64)))
         self.parameter_count = sum(p.numel() for p in self.model.parameters())
@@ -177,8 +192,9 @@ class QwenOmniAdapter:
         store = None
         if model_args.get("feature_cache", "true").lower() != "false":
             store = FeatureStore(cache_root() / "features", {**processor_settings(self.processor, videos_kwargs),
-                                                             "acpo_bench": __version__})
-        self.featurizer = Featurizer(self.processor, videos_kwargs, store=store)
+                                                             "acpo_bench": __version__, "preset": preset})
+        self.featurizer = Featurizer(self.processor, videos_kwargs, store=store,
+                                     frame_resize="qwen-utils" if preset == "qwen-utils" else None)
         self._choice_ids: dict[str, list[int]] = {}
         self._prompt_cache: dict = {}
         self._video_cache = _LRU(VIDEO_CACHE_ITEMS)  # tower outputs by video (shared by its audio recipes)

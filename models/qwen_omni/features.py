@@ -176,14 +176,36 @@ def _atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
         raise
 
 
+# qwen-omni-utils' per-frame pixel budget for videos (vision_process: VIDEO_MIN/MAX_TOKEN_NUM tokens of 28x28)
+QWEN_UTILS_FACTOR = 28
+QWEN_UTILS_MIN_PIXELS = 128 * QWEN_UTILS_FACTOR**2
+QWEN_UTILS_MAX_PIXELS = 768 * QWEN_UTILS_FACTOR**2
+
+
+def qwen_utils_resize(frames: np.ndarray) -> torch.Tensor:
+    """Frames resized as Qwen's published inference code does before the processor sees them (qwen-omni-utils'
+    fetch_video: smart_resize to its pixel budget, bicubic with antialiasing, kept as float 0-255 (T, C, H, W))."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.functional import resize
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+    video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+    height, width = smart_resize(video.shape[2], video.shape[3], factor=QWEN_UTILS_FACTOR,
+                                 min_pixels=QWEN_UTILS_MIN_PIXELS, max_pixels=QWEN_UTILS_MAX_PIXELS)
+    return resize(video, [height, width], interpolation=InterpolationMode.BICUBIC, antialias=True).float()
+
+
 class Featurizer:
     """Media -> :class:`MediaInputs` through the checkpoint's processor, cached in memory by media key (and on disk
     by file content when given a :class:`FeatureStore`). Thread-safe: the runner featurizes in worker threads."""
 
     def __init__(self, processor, videos_kwargs: dict | None = None, max_items: int = 1024,
-                 store: FeatureStore | None = None) -> None:
+                 store: FeatureStore | None = None, frame_resize: str | None = None) -> None:
         self.processor = processor
         self.videos_kwargs = dict(videos_kwargs or {})
+        if frame_resize not in (None, "qwen-utils"):
+            raise ValueError(f"frame_resize must be None or 'qwen-utils', got {frame_resize!r}")
+        self.frame_resize = frame_resize
         self.video_token = processor.tokenizer.video_token
         self.store = store
         self._items = _LRU(max_items)
@@ -208,8 +230,9 @@ class Featurizer:
 
     def compute(self, media: Media) -> MediaInputs:
         fps = len(media.frames) / media.duration if media.duration > 0 else 2.0
+        video = qwen_utils_resize(media.frames) if self.frame_resize == "qwen-utils" else media.frames
         out = self.processor(
-            text=[self.video_token], videos=[media.frames], audio=[media.audio], audio_from_video_indices=[0],
+            text=[self.video_token], videos=[video], audio=[media.audio], audio_from_video_indices=[0],
             load_audio_from_video=True, return_tensors="pt",
             videos_kwargs={**self.videos_kwargs, "fps": fps},
         )
