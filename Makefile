@@ -8,7 +8,7 @@ PIP_FLAGS ?= -q
 LMMS_VENV ?= .venv-lmms
 LMMS_TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install demo test test-fast lint leaderboard clean lmms-venv
+.PHONY: install demo test test-fast lint leaderboard clean lmms-venv system-deps
 
 $(BIN)/acpo-bench: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/python tools/check_layers.py
 
-test: lint lmms-venv
+system-deps:
+	bash tools/system_deps.sh
+
+test: system-deps lint lmms-venv
 	$(BIN)/python -m pytest -q
 
 test-fast: install

@@ -146,7 +146,7 @@ def _qwen_utils_times(duration: float, fps: float, rate: float) -> np.ndarray:
     """The times of the frames qwen-omni-utils picks (smart_nframes, then linspace over frame indices), just past
     each frame's timestamp so the frame on screen is that frame."""
     total = max(1, int(round(duration * rate)))
-    floor_even = lambda n: int(n // QWEN_FRAME_FACTOR * QWEN_FRAME_FACTOR)  # noqa: E731
+    floor_even = lambda n: int(n // QWEN_FRAME_FACTOR * QWEN_FRAME_FACTOR)
     low = int(np.ceil(QWEN_MIN_FRAMES / QWEN_FRAME_FACTOR) * QWEN_FRAME_FACTOR)
     count = floor_even(min(max(total / rate * fps, low), floor_even(min(QWEN_MAX_FRAMES, total)), total))
     if count < QWEN_FRAME_FACTOR:

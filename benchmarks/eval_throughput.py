@@ -48,16 +48,18 @@ from acpo_bench.parsing import parse_yes_no
 from acpo_bench.schemas import AudioRecipe, Probe
 
 
-def world_probes(count: int, spec):
+def world_probes(count: int, spec, data: str | None = None):
     """The first ``count`` yes/no probes of the default suite in the runner's order (by media: ~20 questions per
-    (video, audio) pair, as in a whole run), with their decoded media."""
+    (video, audio) pair, as in a whole run), with their decoded media; on ``data`` (a clip dataset such as the
+    real-media world), else on the synthetic world the embedded model knows."""
+    from acpo_bench.clips import load_clips
     from acpo_bench.media_store import MediaStore
     from acpo_bench.registry import resolve
     from acpo_bench.runner import build_probes
     from acpo_bench.synth.generate import default_world
     from acpo_bench.tasks import BUILTIN
 
-    world = default_world(show_progress=False)
+    world = load_clips(data) if data else default_world(show_progress=False)
     tasks = {name: resolve(target) for name, target in BUILTIN.items()}
     probes = sorted({p.probe_id: p for ps, _ in build_probes(tasks, world, 0).values() for p in ps}.values(),
                     key=lambda p: (p.media_key, p.probe_id))
@@ -259,7 +261,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=realsize.SIZES, default="tiny")
     parser.add_argument("--inputs", choices=("world", "synthetic"), default=None,
-                        help="tiny: the default suite's mp4s (world, default) or random clips in memory")
+                        help="the default suite's mp4s (world; tiny's default) or random clips in memory")
+    parser.add_argument("--data", default=None,
+                        help="world inputs from this clip dataset (e.g. `acpo-bench data build stamps`; needed at "
+                             "3b/7b, where the synthetic world's 112-pixel glyphs are not what a real model sees)")
     parser.add_argument("--probes", type=int, default=512, help="world inputs: probes drawn from the suite")
     parser.add_argument("--clips", type=int, default=8, help="synthetic inputs: clips")
     parser.add_argument("--questions", type=int, default=16, help="synthetic inputs: yes/no questions per clip")
@@ -281,8 +286,8 @@ def main() -> None:
     realsize.set_threads(args.threads)
     size = args.size
     inputs = args.inputs or ("world" if size == "tiny" else "synthetic")
-    if inputs == "world" and size != "tiny":
-        parser.error("--inputs world decodes the tiny suite's mp4s; real sizes use --inputs synthetic")
+    if inputs == "world" and size != "tiny" and not args.data:
+        parser.error("--inputs world at a real size needs --data DIR (the real-media world), or --inputs synthetic")
     device, dtype = realsize.device_and_dtype(size, args.layers)
     batch_size = args.batch_size or (64 if size == "tiny" else 32)
     max_new = args.max_new_tokens or (24 if size == "tiny" else 32)
@@ -295,7 +300,7 @@ def main() -> None:
     counts = realsize.parameter_counts(model)
     decoding = {}
     if inputs == "world":
-        yes_no, media, suite = world_probes(args.probes, adapter.media_spec)
+        yes_no, media, suite = world_probes(args.probes, adapter.media_spec, args.data)
         if args.decode_workers:
             with tempfile.TemporaryDirectory() as store_dir:
                 decoding = decode_rates(adapter, suite, Path(store_dir), args.decode_workers)
@@ -312,9 +317,10 @@ def main() -> None:
     timed_requests, warm_requests = requests[:len(yes_no)], requests[len(yes_no):]
 
     # the JSON is rewritten after each stage, so a run cut short (a GPU time limit) keeps what it measured
-    result = {"size": size, "layers": args.layers, "inputs": inputs, "device": env.get("gpu", env["cpu"]),
-              "dtype": str(dtype).split(".")[-1], "env": env, "parameters": counts,
-              "matmul_tflops": round(rate / 1e12, 3), "complete": False, **store_costs, **decoding}
+    result = {"size": size, "layers": args.layers, "inputs": inputs, "data": args.data,
+              "device": env.get("gpu", env["cpu"]), "dtype": str(dtype).split(".")[-1], "env": env,
+              "parameters": counts, "matmul_tflops": round(rate / 1e12, 3), "complete": False,
+              **store_costs, **decoding}
 
     def save() -> None:
         if args.json:

@@ -22,6 +22,8 @@ SMALLEST = {
     "train_step.py": None,  # through gpu_check.sh
     "gate_calibration.py": ["--reps", "20", "--bootstrap-reps", "4"],
     "gpu_check.sh": [],
+    "eval_end_to_end.py": None,  # through gpu_check.sh
+    "official_path.py": ["--model", "qwen-omni-tiny", "--probes", "3"],
 }
 NOT_RUNNABLE = {"realsize.py"}  # a module the scripts import
 NEEDS_NETWORK = {"fetch_wheels.sh"}  # downloads wheels for the device machine from the package registry
@@ -51,14 +53,27 @@ def test_eval_throughput_on_world_media(tmp_path):
 
 
 @pytest.mark.slow
-def test_gpu_check_at_tiny_size(tmp_path):
+def test_gpu_check_at_tiny_size(tmp_path, small_stamps_dir):
     out = tmp_path / "gpu"
     _run(["bash", "benchmarks/gpu_check.sh"], tmp_path,
-         env={"SIZE": "tiny", "INSTALL": "0", "PYTHON": sys.executable, "OUT": str(out), "THREADS": "2"})
+         env={"SIZE": "tiny", "INSTALL": "0", "PYTHON": sys.executable, "OUT": str(out), "THREADS": "2",
+              "DATA": str(small_stamps_dir)})
     evaluation = json.loads((out / "eval_tiny.json").read_text())
+    end_to_end = json.loads((out / "e2e_tiny.json").read_text())
     training = json.loads((out / "train_tiny.json").read_text())
-    assert evaluation["complete"] is True
+    assert evaluation["complete"] is True and evaluation["data"] == str(small_stamps_dir)
+    assert evaluation["open_answers_equal_one_by_one"] == "4/4"
+    assert end_to_end["data"]["world"] == "stamps" and end_to_end["answers"]["errors"] == 0
     assert set(training["results"]) == {"acpo", "trl_dpo", "acpo_precomputed_ref", "acpo_naive", "dpo"}
+
+
+@pytest.mark.slow
+def test_official_path_script(tmp_path, small_stamps_dir):
+    out = tmp_path / "official.json"
+    _run([sys.executable, "benchmarks/official_path.py", "--data", str(small_stamps_dir),
+          *SMALLEST["official_path.py"], "--json", str(out)], tmp_path, env={"FORCE_QWENVL_VIDEO_READER": "decord"})
+    result = json.loads(out.read_text())
+    assert result["probes"] == 6 and result["max_abs_logprob_diff"] < 1e-4
 
 
 def test_gate_calibration_runs(tmp_path):

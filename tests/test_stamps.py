@@ -120,7 +120,10 @@ def test_reference_adapters_are_exact_on_the_real_media_world(small_stamps_dir, 
         return json.loads((out / "results.json").read_text())
 
     oracle, prior = run("audio-oracle"), run("visual-prior")
-    metric = lambda r, t, m: r["tasks"][t]["metrics"][m]["value"]  # noqa: E731
+
+    def metric(results: dict, task: str, name: str) -> float:
+        return results["tasks"][task]["metrics"][name]["value"]
+
     assert metric(oracle, "swapped_audio", "vahr_yn") == 0
     assert metric(oracle, "sound_presence", "adversarial_f1") == 1
     assert metric(prior, "swapped_audio", "vahr_yn") == 1
