@@ -163,9 +163,12 @@ def check_results(data: dict[str, Any], path: str | Path) -> None:
     data_block = data["config"].get("data", {})
     if not isinstance(data_block, (dict, type(None))):
         fail("config.data", data_block, "an object")
-    for key in ("name", "fingerprint"):  # compared and hashed when runs are put side by side
+    for key in ("name", "fingerprint", "world"):  # compared, hashed and named when runs are put side by side
         if not isinstance((data_block or {}).get(key), (str, type(None))):
             fail(f"config.data.{key}", data_block[key], "a string")
+    clips = (data_block or {}).get("clips")
+    if clips is not None and not _is_number(clips):
+        fail("config.data.clips", clips, "a count")
     for name, block in data["tasks"].items():
         where = f"tasks.{name}"
         if not isinstance(block, dict):
