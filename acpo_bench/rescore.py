@@ -9,7 +9,7 @@ gzipped (a name ending in ``.gz``, as the committed samples in leaderboard/resul
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from acpo_bench.clips import DatasetError, json_records
@@ -90,9 +90,11 @@ def _from_samples(rows: list[dict], task: Task, source: Path, lexicon: Lexicon
         probe = probe_from_record(record, task.name)
         probes.append(probe)
         if record.error is not None or record.response is None:
-            records.append(error_record(probe, record.error or "no response"))
+            rescored = error_record(probe, record.error or "no response")
         else:
-            records.append(task.score(probe, Response(record.response, record.scored_by or "generate"), lexicon))
+            rescored = task.score(probe, Response(record.response, record.scored_by or "generate"), lexicon)
+        # the probe rebuilt from a record has no paths: the media the record names stay as they were
+        records.append(replace(rescored, media=record.media))
     return probes, records
 
 

@@ -10,7 +10,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from acpo_bench.adapter import Adapter, Request
@@ -21,7 +21,7 @@ from acpo_bench.grounding import audio_grounding_score
 from acpo_bench.media import MediaError, MediaSpec
 from acpo_bench.media_store import MediaStore
 from acpo_bench.metrics import N_RESAMPLES, ClipBootstrap
-from acpo_bench.schemas import YES_NO_CHOICES, Probe, Response, SampleRecord, error_record
+from acpo_bench.schemas import YES_NO_CHOICES, Probe, Response, SampleRecord, error_record, probe_media
 from acpo_bench.task import Task, TaskSummary
 
 Scoring = Literal["auto", "loglik", "generate"]
@@ -312,10 +312,8 @@ def score_records(task: Task, probes: Sequence[Probe], answers: dict[str, Respon
     records = []
     for probe in probes:
         answer = answers[probe.probe_id]
-        if isinstance(answer, str):
-            records.append(error_record(probe, answer))
-        else:
-            records.append(task.score(probe, answer, clips.lexicon))
+        record = error_record(probe, answer) if isinstance(answer, str) else task.score(probe, answer, clips.lexicon)
+        records.append(replace(record, media=probe_media(probe, clips.root)))
     return records
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 ProbeKind = Literal["yes_no", "open", "caption"]
@@ -145,6 +147,7 @@ class SampleRecord:
     why: str
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    media: dict[str, Any] | None = None  # what the probe saw and heard (probe_media); None in older files
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,6 +178,23 @@ def scored_record(probe: Probe, response: Response, answer: str | tuple[str, ...
                   why: str, **extra: Any) -> SampleRecord:
     return SampleRecord(**_probe_fields(probe), response=response.text, scored_by=response.scored_by, answer=answer,
                         correct=correct, why=why, extra=dict(extra))
+
+
+def probe_media(probe: Probe, root: str | None) -> dict[str, Any]:
+    """The probe's media as a samples file records it, so the very track the model heard can be rebuilt (``acpo-bench
+    view``): the video's content id and the audio recipe, with paths relative to the data directory ``root`` (None
+    for a file outside it), so two runs of the same data on two machines write the same samples."""
+    recipe = probe.audio
+    return {"video_id": probe.video_id, "video": _relative(probe.video, root),
+            "audio": {"kind": recipe.kind, "source": _relative(recipe.source, root), "source_id": recipe.source_id,
+                      "noise_dbfs": recipe.noise_dbfs, "gain_db": recipe.gain_db}}
+
+
+def _relative(path: str | None, root: str | None) -> str | None:
+    if not path or not root:
+        return None
+    relative = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+    return None if relative == ".." or relative.startswith(".." + os.sep) else Path(relative).as_posix()
 
 
 def probe_to_json(probe: Probe) -> str:
