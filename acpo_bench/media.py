@@ -374,17 +374,20 @@ def rms_dbfs(audio: np.ndarray) -> float:
     return 20 * np.log10(rms) if rms > 0 else float("-inf")
 
 
-def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, audio: np.ndarray | None,
-              sample_rate: int = SAMPLE_RATE, crf: int = 23, audio_bitrate: int | None = None,
-              reproducible: bool = False) -> None:
-    """Write RGB frames as h264 (yuv420p) and mono float audio as AAC (at the encoder's default bitrate, or
-    ``audio_bitrate`` bits/s) into one mp4.
+# The clip encoding's version, part of a generated world's identity: 2 = h264 with x264's macroblock tree off
+# (byte-reproducible, write_mp4), 1 = the earlier encoding whose bytes depended on what the process encoded before.
+ENCODING_VERSION = 2
 
-    Encoding runs single-threaded with fixed settings, yet the same arrays do not always give the same bytes:
-    libx264 here (PyAV 18.1, FFmpeg 8.1.2) encodes a clip differently depending on what the process encoded before
-    (a fresh process encoding one clip three times gives A, A, B, every time). The audio track is unaffected.
-    ``reproducible`` turns off x264's macroblock tree (``mbtree=0``), which was measured to remove that dependence.
-    """
+
+def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, audio: np.ndarray | None,
+              sample_rate: int = SAMPLE_RATE, crf: int = 23, audio_bitrate: int | None = None) -> None:
+    """Write RGB frames as h264 (yuv420p) and mono float audio as AAC (at the encoder's default bitrate, or
+    ``audio_bitrate`` bits/s) into one mp4; the same arrays give the same bytes in any process.
+
+    x264's macroblock tree is off (``mbtree=0``, ENCODING): with it on, libx264 here (PyAV 18.1, FFmpeg 8.1.2)
+    encoded a clip differently depending on what the process had encoded before (a fresh process encoding one clip
+    three times gave A, A, B), so a world generated in a process pool differed from run to run. Single-threaded
+    encoding alone did not fix that; ``mbtree=0`` did (tests/test_worlds_reproducible.py)."""
     _require_av()
     frames = np.asarray(frames, dtype=np.uint8)
     if frames.ndim != 4 or frames.shape[-1] != 3:
@@ -395,8 +398,7 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: float, audi
     with av.open(os.fsdecode(path), "w", format="mp4") as out:
         vstream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
-        vstream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1",
-                           **({"x264-params": "mbtree=0"} if reproducible else {})}
+        vstream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1", "x264-params": "mbtree=0"}
         astream = None
         if audio is not None:
             astream = out.add_stream("aac", rate=sample_rate, layout="mono")

@@ -9,7 +9,7 @@ from pathlib import Path
 from acpo_bench import worldgen
 from acpo_bench.clips import ClipSet
 from acpo_bench.lexicon import Lexicon
-from acpo_bench.media import write_mp4
+from acpo_bench.media import ENCODING_VERSION, write_mp4
 from acpo_bench.stamps.catalog import CLASSES, PACKAGE, catalog_digest, load_catalog, stamps_dir, synonyms
 from acpo_bench.stamps.world import (
     NOUN,
@@ -48,7 +48,7 @@ class StampsWorld:
         stamps = {label: catalog[label][k] for label, k in choice.items()}
         name = f"clips/stamps-{index:05d}.mp4"
         write_mp4(os.path.join(root, name), render_frames(config, spec, stamps, mirrored), config.fps,
-                  render_audio(config, spec, stamps), reproducible=True)
+                  render_audio(config, spec, stamps))
         fields = spec.manifest_fields()
         events = fields.pop("events")
         phrases = {c.name: c.phrases for c in CLASSES}
@@ -61,7 +61,8 @@ class StampsWorld:
         return Lexicon(synonyms(_catalog(self.root)))
 
     def metadata(self) -> dict:
-        return {"kind": "stamps", "generator_version": STAMPS_VERSION, "config": asdict(self.config),
+        return {"kind": "stamps", "generator_version": STAMPS_VERSION, "encoding_version": ENCODING_VERSION,
+                "config": asdict(self.config),
                 "source": {"package": PACKAGE, "directory": self.root, "digest": self.collection,
                            "license": "GPL-2.0-or-later (Tux Paint stamps; read from this installation, not "
                                       "redistributed)"}}

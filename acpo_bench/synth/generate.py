@@ -9,7 +9,7 @@ from pathlib import Path
 from acpo_bench import worldgen
 from acpo_bench.clips import ClipSet
 from acpo_bench.lexicon import Lexicon
-from acpo_bench.media import write_mp4
+from acpo_bench.media import ENCODING_VERSION, write_mp4
 from acpo_bench.synth.sources import synonyms
 from acpo_bench.synth.world import (
     GENERATOR_VERSION,
@@ -50,7 +50,8 @@ class SynthWorld:
         return Lexicon(synonyms())
 
     def metadata(self) -> dict:
-        return {"kind": "synth", "generator_version": GENERATOR_VERSION, "config": asdict(self.config)}
+        return {"kind": "synth", "generator_version": GENERATOR_VERSION, "encoding_version": ENCODING_VERSION,
+                "config": asdict(self.config)}
 
 
 def generate_world(config: WorldConfig, output_dir: str | Path, workers: int | None = None,
@@ -59,7 +60,7 @@ def generate_world(config: WorldConfig, output_dir: str | Path, workers: int | N
 
 
 def world_name(config: WorldConfig) -> str:
-    return f"synth-v{GENERATOR_VERSION}-n{config.clips}-{config.content_key()[:10]}"
+    return f"synth-v{GENERATOR_VERSION}e{ENCODING_VERSION}-n{config.clips}-{config.content_key()[:10]}"
 
 
 def default_world(config: WorldConfig | None = None, show_progress: bool = True) -> ClipSet:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from acpo_bench.media import ENCODING_VERSION
 from acpo_bench.schemas import stable_hash
 from acpo_bench.synth.sources import SOURCE_BY_NAME, SOURCES, SR, Glyph
 
@@ -46,10 +47,11 @@ class WorldConfig:
             raise ValueError(f"size must be even (h264), got {self.size}")
 
     def content_key(self) -> str:
-        """Identity of every clip-defining setting except the clip count."""
+        """Identity of every clip-defining setting except the clip count, and of the clips' encoding (the
+        sampling and rendering RNG take GENERATOR_VERSION alone, so a new encoding leaves the content as it was)."""
         settings = asdict(self)
         settings.pop("clips")
-        return stable_hash(GENERATOR_VERSION, settings)
+        return stable_hash(GENERATOR_VERSION, settings, {"encoding": ENCODING_VERSION})
 
 
 @dataclass(frozen=True)
