@@ -11,9 +11,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from acpo_bench.training.acpo import OWN_AUDIO, ACPOConfig, PairCollator, train
+from acpo_bench.schemas import AudioRecipe
+from acpo_bench.tasks._probes import NOISE_FLOOR, SILENCE
+from acpo_bench.training.acpo import OWN_AUDIO, ACPOConfig, PairCollator, PairSampler, train
 from acpo_bench.training.losses import dpo_sigmoid
-from acpo_bench.training.pairs import label_pairs, load_pairs, recipe_from_json, save_pairs
+from acpo_bench.training.pairs import (
+    contrast_kinds,
+    draw_contrasts,
+    label_pairs,
+    load_pairs,
+    recipe_from_json,
+    recipe_json,
+    save_pairs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -317,3 +327,64 @@ def test_two_process_ddp_trains_and_ranks_agree(tiny_checkpoint, pairs_dir, tmp_
     losses = [e["loss"] for e in log if "loss" in e]
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, f"the loss falls under DDP: {losses}"
 
+
+
+def test_contrast_tracks_only_where_silence_makes_the_chosen_answer_wrong():
+    own, swap = recipe_json(AudioRecipe("own")), recipe_json(AudioRecipe("swap", source="x.mp4", source_id="x"))
+    every = ("swap", "silence", "noise")
+    assert contrast_kinds("audible", ["dog"], own) == every  # "yes, a dog" is wrong under silence
+    assert contrast_kinds("open_masquerade", ["dog"], own) == every  # so is the listing "dog"
+    assert contrast_kinds("open_dropped", ["dog", "bell"], own) == every
+    assert contrast_kinds("visible_silent", ["bell"], own) == ("swap",)  # "no" stays right under silence
+    assert contrast_kinds("absent", ["bell"], own) == ("swap",)
+    assert contrast_kinds("open_masquerade", [], own) == ("swap",)  # "nothing" stays right
+    assert contrast_kinds("on_policy", ["dog"], swap) == ("swap",)  # asked under another track: a' is its own
+
+
+def test_contrast_draws_follow_the_mix_and_leave_the_pair_draws_alone():
+    choosable = [True, False] * 2000
+    draws = list(range(len(choosable)))
+    mixed = draw_contrasts(choosable, draws, {"swap": 0.5, "silence": 0.3, "noise": 0.2}, seed=1)
+    assert all(c == "swap" for c, ok in zip(mixed, choosable, strict=True) if not ok)
+    drawn = Counter(c for c, ok in zip(mixed, choosable, strict=True) if ok)
+    assert abs(drawn["swap"] / 2000 - 0.5) < 0.04 and abs(drawn["silence"] / 2000 - 0.3) < 0.04
+    assert abs(drawn["noise"] / 2000 - 0.2) < 0.04
+    assert draw_contrasts(choosable, draws, {"swap": 0.5, "silence": 0.3, "noise": 0.2}, seed=1) == mixed
+    assert draw_contrasts(choosable, draws, {"swap": 0.5, "silence": 0.3, "noise": 0.2}, seed=2) != mixed
+    assert set(draw_contrasts(choosable, draws, {"swap": 1.0}, seed=1)) == {"swap"}
+    assert set(draw_contrasts(choosable, draws, {"silence": 1.0, "swap": 0.0}, seed=1)) == {"silence", "swap"}
+
+
+def test_sampler_plays_the_drawn_contrast_track(pairs_dir):
+    pairs = load_pairs(pairs_dir)
+    swaps = PairSampler(pairs, small_config(steps=20))
+    silent = PairSampler(pairs, small_config(steps=20, contrast_mix={"silence": 1.0}))
+    assert silent.indices == swaps.indices, "the mix changes a' only, never which pairs are drawn"
+    seen = Counter()
+    for plain, row in zip(swaps, silent, strict=True):
+        assert plain["contrast"] == "swap"
+        choosable = len(contrast_kinds(row["kind"], row["audible"], row["audio"])) > 1
+        seen[(row["kind"], row["contrast"])] += 1
+        if choosable:
+            assert row["contrast"] == "silence" and recipe_from_json(row["contrast_audio"]) == SILENCE
+        else:
+            assert row["contrast"] == "swap" and row["contrast_audio"] == plain["contrast_audio"]
+    assert seen[("audible", "silence")] and seen[("visible_silent", "swap")]
+    noisy = next(r for r in PairSampler(pairs, small_config(steps=20, contrast_mix={"noise": 1.0}))
+                 if r["kind"] == "audible")
+    assert recipe_from_json(noisy["contrast_audio"]) == NOISE_FLOOR
+
+
+@pytest.mark.parametrize("mix", [{"silence": 0.0}, {"echo": 1.0}, {"swap": -1.0, "noise": 1.0}])
+def test_bad_contrast_mix_is_refused(mix):
+    with pytest.raises(ValueError, match="contrast_mix"):
+        small_config(contrast_mix=mix)
+
+
+def test_training_with_silence_and_noise_contrasts_logs_each_track(tiny_checkpoint, pairs_dir, tmp_path):
+    config = small_config(steps=3, batch_size=8, contrast_mix={"swap": 0.4, "silence": 0.3, "noise": 0.3})
+    log = json.loads((train(tiny_checkpoint, pairs_dir, tmp_path / "mixed", config, show_progress=False)
+                      / "acpo.json").read_text())["log_history"]
+    logged = {k for entry in log for k in entry}
+    assert {"loss_in_swap", "loss_in_silence", "loss_in_noise", "acc_in_silence", "margin_in_noise"} <= logged
+    assert all(torch.isfinite(torch.tensor(e["loss"])) for e in log if "loss" in e)

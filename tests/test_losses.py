@@ -81,3 +81,23 @@ def test_bad_weights_are_refused():
         LossWeights(output_loss="kto")
     with pytest.raises(ValueError, match="replay batch"):
         acpo_loss(LOGPS, LossWeights(sft_replay=1.0))
+
+
+def test_input_contrastive_breakdown_by_contrast_track():
+    """Two pairs: the first as above (loss 0.533382, margin 0.5·(0.5 + 0.2) = 0.35, won), the second with
+    Δ(y+|a) = Δ(y+|a') = 0.5 (loss log 2 = 0.693147, margin 0, not won). The objective averages both; the
+    breakdown keeps each pair under its own contrast track."""
+    logps = SequenceLogps(chosen=T([-1.0, -1.0]), rejected=T([-2.0, -2.0]), chosen_swapped=T([-1.2, -0.5]),
+                          ref_chosen=T([-1.5, -1.5]), ref_rejected=T([-1.5, -1.5]), ref_chosen_swapped=T([-1.0, -1.0]),
+                          chosen_tokens=T([4, 4]))
+    out = acpo_loss(logps, LossWeights(beta=0.5), contrasts=["silence", "swap"])
+    assert out.terms["loss_in"].item() == pytest.approx((0.533382 + math.log(2)) / 2, abs=1e-6)
+    assert set(out.per_contrast) == {"silence", "swap"}
+    assert out.per_contrast["silence"]["loss_in"].tolist() == pytest.approx([0.533382], abs=1e-6)
+    assert out.per_contrast["silence"]["margin_in"].tolist() == pytest.approx([0.35], abs=1e-6)
+    assert out.per_contrast["silence"]["acc_in"].tolist() == [1.0]
+    assert out.per_contrast["swap"]["loss_in"].tolist() == pytest.approx([math.log(2)], abs=1e-6)
+    assert out.per_contrast["swap"]["acc_in"].tolist() == [0.0]
+    assert acpo_loss(logps, LossWeights(beta=0.5)).per_contrast == {}
+    with pytest.raises(ValueError, match="3 contrast kinds for 2 pairs"):
+        acpo_loss(logps, LossWeights(beta=0.5), contrasts=["swap"] * 3)

@@ -67,3 +67,17 @@ def test_pairs_from_the_real_media_training_world_train_and_resume(real_checkpoi
           show_progress=False)
     resumed = load_file(halfway / "policy" / "model.safetensors")
     assert all(torch.allclose(tuned[k], resumed[k], atol=1e-6) for k in tuned)
+
+    # y+'s reference log-probs under silence and the noise floor are precomputed too: a first step that plays them
+    # gives the loss terms a frozen reference computes in the step
+    assert {"ref_chosen_silence", "ref_chosen_noise"} <= set(load_pairs(pairs).column_names)
+    mixed = {**config, "steps": 1, "batch_size": 6, "contrast_mix": {"swap": 0.2, "silence": 0.4, "noise": 0.4}}
+    first = {}
+    for reference in ("precomputed", "frozen"):
+        run = train(real_checkpoint, pairs, tmp_path / reference, ACPOConfig(**{**mixed, "reference": reference}),
+                    show_progress=False)
+        first[reference] = json.loads((run / "acpo.json").read_text())["log_history"][0]
+    terms = [k for k in first["frozen"] if k.startswith(("loss_in", "margin_in"))]
+    assert any(k.endswith(("_silence", "_noise")) for k in terms)
+    for key in terms:
+        assert first["precomputed"][key] == pytest.approx(first["frozen"][key], abs=1e-4), key

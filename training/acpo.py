@@ -29,10 +29,21 @@ from acpo_bench.models.qwen_omni.tower_attention import use_varlen_tower_attenti
 from acpo_bench.schemas import AudioRecipe, stable_hash
 from acpo_bench.tasks._probes import prompts
 from acpo_bench.training.losses import OUTPUT_LOSSES, LossWeights, SequenceLogps, acpo_loss, nll
-from acpo_bench.training.pairs import KINDS, listing, recipe_from_json, recipe_json
+from acpo_bench.training.pairs import (
+    CONTRAST_TRACKS,
+    KINDS,
+    contrast_kinds,
+    draw_contrasts,
+    listing,
+    recipe_from_json,
+    recipe_json,
+    with_contrast,
+)
 from acpo_bench.training.scorer import AnswerScorer, pack_rows
 
 OBJECTIVES = ("output", "input", "both")
+# the precomputed reference's log-prob of y+ under each contrast track (precompute_reference writes them all)
+REF_CONTRAST_COLUMNS = {"swap": "ref_chosen_swapped", "silence": "ref_chosen_silence", "noise": "ref_chosen_noise"}
 OWN_AUDIO = recipe_json(AudioRecipe())
 SILENCE = recipe_json(AudioRecipe("silence"))
 REFERENCES = ("frozen", "adapter_disabled", "precomputed")
@@ -65,6 +76,11 @@ class ACPOConfig:
     # sight and sound disagree, which the relative preference terms alone do not give
     replay_swap_share: float = 0.0
     kind_weights: dict[str, float] = field(default_factory=lambda: {"visible_silent": 0.5, "audible": 0.5})
+    # the input-contrastive term's a': shares of another clip's track ("swap"), digital silence ("silence") and the
+    # -40 dBFS noise floor ("noise"), drawn per pair among those pairs whose y+ a silent or noise track makes wrong
+    # (a heard source's "yes", a listing of the clip's sounds); the others keep their swap partner. Swaps alone never
+    # show the model a track with nothing in it, so they cannot teach it to stop reporting sounds under silence
+    contrast_mix: dict[str, float] = field(default_factory=lambda: {"swap": 1.0})
     reference: str = "frozen"  # frozen | adapter_disabled | precomputed
     steps: int = 300
     batch_size: int = 32
@@ -103,6 +119,10 @@ class ACPOConfig:
         for name in ("replay_open_share", "replay_visual_share", "replay_silence_share", "replay_swap_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} {getattr(self, name)}: a share between 0 and 1")
+        unknown = set(self.contrast_mix) - set(CONTRAST_TRACKS)
+        if unknown or any(v < 0 for v in self.contrast_mix.values()) or not any(self.contrast_mix.values()):
+            raise ValueError(f"contrast_mix {self.contrast_mix}: shares >= 0 of {tuple(CONTRAST_TRACKS)}, at least "
+                             "one > 0 (swap:1 is the swap-only objective)")
         if self.reference == "adapter_disabled" and not self.lora:
             raise ValueError("reference=adapter_disabled needs lora: true (a full fine-tune has no adapter to disable)")
 
@@ -132,13 +152,16 @@ class PairSampler(torch.utils.data.IterableDataset):
         weights = [config.kind_weights[k] for k in kinds]
         total = config.steps * config.batch_size * config.gradient_accumulation_steps
         self.indices = [rng.choice(by_kind[rng.choices(kinds, weights)[0]]) for _ in range(total)]
+        columns = pairs.select_columns(["kind", "audible", "audio"])
+        choosable = [len(contrast_kinds(row["kind"], row["audible"], row["audio"])) > 1 for row in columns]
+        self.contrasts = draw_contrasts(choosable, self.indices, config.contrast_mix, config.seed)
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __iter__(self):
-        for index in self.indices:
-            yield self.pairs[index]
+        for index, contrast in zip(self.indices, self.contrasts, strict=True):
+            yield {**with_contrast(self.pairs[index], contrast), "contrast": contrast}
 
 
 class PairCollator:
@@ -266,9 +289,10 @@ class PairCollator:
         out = {"input_ids": packing.pop("input_ids"), "attention_mask": packing.pop("attention_mask"),
                "packing": packing,
                "media": {k: v.float() if v.is_floating_point() else v for k, v in distinct.__dict__.items()},
-               "n_pairs": torch.tensor(len(pairs))}
+               "n_pairs": torch.tensor(len(pairs)), "contrasts": [p.get("contrast", "swap") for p in pairs]}
         if self.config.reference == "precomputed":
-            out["ref_logps"] = torch.tensor([[p["ref_chosen"], p["ref_rejected"], p["ref_chosen_swapped"]]
+            out["ref_logps"] = torch.tensor([[p["ref_chosen"], p["ref_rejected"],
+                                              p[REF_CONTRAST_COLUMNS[p.get("contrast", "swap")]]]
                                              for p in pairs], dtype=torch.float32)
         return out
 
@@ -284,6 +308,7 @@ class ACPOTrainer(Trainer):
         self.ref_scorer = ref_scorer
         self.ref_towers_equal = ref_towers_equal  # the frozen reference is a copy of the policy before training
         self._terms: dict[str, list[float]] = defaultdict(list)
+        self._per_contrast: dict[str, list[float]] = defaultdict(list)  # per-pair values, by contrast track
 
     def reference_logps(self, model, inputs: dict, media: DistinctMedia, encoded=None) -> torch.Tensor:
         if "ref_logps" in inputs:
@@ -322,16 +347,21 @@ class ACPOTrainer(Trainer):
                                   ref_chosen=ref_chosen, ref_rejected=ref_rejected, ref_chosen_swapped=ref_swapped,
                                   chosen_tokens=counts[:n])
         replay = nll(logps[3 * n:], counts[3 * n:]) if logps.shape[0] > 3 * n else None
-        result = acpo_loss(sequences, self.weights, replay)
+        result = acpo_loss(sequences, self.weights, replay, inputs.get("contrasts"))
         for name, value in result.terms.items():
             self._terms[name].append(float(value))
+        for contrast, values in result.per_contrast.items():
+            for name, per_pair in values.items():
+                self._per_contrast[f"{name}_{contrast}"] += per_pair.tolist()
         return (result.loss, {"terms": result.terms}) if return_outputs else result.loss
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         """Add each ACPO term and reward margin, averaged since the last log."""
         if self._terms and "loss" in logs:
-            logs = {**logs, **{k: round(sum(v) / len(v), 5) for k, v in self._terms.items()}}
+            logs = {**logs, **{k: round(sum(v) / len(v), 5) for k, v in self._terms.items()},
+                    **{k: round(sum(v) / len(v), 5) for k, v in sorted(self._per_contrast.items())}}
             self._terms.clear()
+            self._per_contrast.clear()
         super().log(logs, *args, **kwargs)
 
 
@@ -379,6 +409,13 @@ def train(checkpoint: str | Path, pairs_dir: str | Path, output_dir: str | Path,
     if config.reference == "precomputed" and "ref_chosen" not in pairs.column_names:
         raise ValueError(f"{pairs_dir}: reference=precomputed needs reference log-probs in the pairs; build them "
                          "with `acpo-bench pairs build ... --precompute-reference MODEL`")
+    if config.reference == "precomputed":
+        missing = [REF_CONTRAST_COLUMNS[k] for k, v in config.contrast_mix.items()
+                   if v > 0 and REF_CONTRAST_COLUMNS[k] not in pairs.column_names]
+        if missing:
+            raise ValueError(f"{pairs_dir}: contrast_mix {config.contrast_mix} plays tracks whose reference "
+                             f"log-probs the pairs lack ({', '.join(missing)}); precompute them again with "
+                             "`acpo-bench pairs build ... --precompute-reference MODEL`")
     processor, thinker = load_thinker(checkpoint)
     tokens = (processor.tokenizer.video_token_id, processor.tokenizer.audio_token_id)
     ref_scorer = None
@@ -496,8 +533,9 @@ def merge_lora(base: Path, adapter_dir: Path, output_dir: Path) -> Path:
 
 def precompute_reference(checkpoint: str | Path, pairs_dir: str | Path, frames: int = 2, batch_pairs: int = 32,
                          show_progress: bool = True) -> Path:
-    """Score every pair once with the reference model and store ref_chosen / ref_rejected / ref_chosen_swapped
-    in the pair dataset, so training with ``reference: precomputed`` runs no reference forward at all."""
+    """Score every pair once with the reference model and store ref_chosen / ref_rejected and y+'s log-prob under
+    each contrast track (ref_chosen_swapped / _silence / _noise) in the pair dataset, so training with
+    ``reference: precomputed`` runs no reference forward at all, whatever its contrast_mix."""
     import shutil
 
     import datasets
@@ -511,17 +549,23 @@ def precompute_reference(checkpoint: str | Path, pairs_dir: str | Path, frames: 
     scorer = AnswerScorer(thinker, processor.tokenizer.video_token_id, processor.tokenizer.audio_token_id).eval()
     config = ACPOConfig(frames=frames, sft_replay=0.0)
     collator = PairCollator(processor, config, [], 0, checkpoint_settings(Path(checkpoint)).get("videos_kwargs"))
-    columns: dict[str, list[float]] = {"ref_chosen": [], "ref_rejected": [], "ref_chosen_swapped": []}
+    columns: dict[str, list[float]] = {"ref_chosen": [], "ref_rejected": [],
+                                       **{name: [] for name in REF_CONTRAST_COLUMNS.values()}}
     starts = range(0, len(pairs), batch_pairs)
     for start in track(starts, description="reference log-probs", disable=not show_progress):
         rows = [pairs[i] for i in range(start, min(start + batch_pairs, len(pairs)))]
-        batch = collator(rows)
-        with torch.no_grad():
-            logps, _ = scorer(batch["input_ids"], batch["attention_mask"], None, DistinctMedia(**batch["media"]),
-                              batch["packing"])
         n = len(rows)
-        for name, part in zip(columns, (logps[:n], logps[n:2 * n], logps[2 * n:3 * n]), strict=True):
-            columns[name] += part.tolist()
+        for contrast, column in REF_CONTRAST_COLUMNS.items():
+            # y+|a and y-|a once, with the swap; then y+ under each other contrast track (every pair: which ones
+            # training plays is the recipe's contrast_mix, not known here)
+            batch = collator([with_contrast(row, contrast) for row in rows])
+            with torch.no_grad():
+                logps, _ = scorer(batch["input_ids"], batch["attention_mask"], None,
+                                  DistinctMedia(**batch["media"]), batch["packing"])
+            if contrast == "swap":
+                columns["ref_chosen"] += logps[:n].tolist()
+                columns["ref_rejected"] += logps[n:2 * n].tolist()
+            columns[column] += logps[2 * n:3 * n].tolist()
     for name, values in columns.items():
         if name in pairs.column_names:
             pairs = pairs.remove_columns(name)

@@ -4,7 +4,8 @@ Notation (design.md, "ACPO"): for prompt q, video v, audio a, swapped audio a', 
 visual-masquerade answer y-, Δ(y|c) = log π_θ(y|c) − log π_ref(y|c), each a sum over the answer's tokens.
 
     output-contrastive  L_out = −log σ(β[Δ(y+|v,a,q) − Δ(y-|v,a,q)])      (DPO; ipo and hinge variants)
-    input-contrastive   L_in  = −log σ(β[Δ(y+|v,a,q) − Δ(y+|v,a',q)])
+    input-contrastive   L_in  = −log σ(β[Δ(y+|v,a,q) − Δ(y+|v,a',q)])      (a' another clip's track, silence
+                                                                          or the noise floor: the same formula)
     reward anchor             −log σ(β·Δ(y+|v,a,q))                          (mDPO's anchor)
     sft_chosen                NLL of y+;  sft_replay: NLL on a separate stream of congruent questions
 
@@ -15,6 +16,7 @@ our sigmoid value against TRL's on the same model, pairs and reference.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -68,6 +70,20 @@ def input_contrastive(policy_chosen: torch.Tensor, policy_chosen_swapped: torch.
     return dpo_sigmoid(policy_chosen, policy_chosen_swapped, ref_chosen, ref_chosen_swapped, beta)
 
 
+def by_contrast(term: PreferenceTerm, contrasts: Sequence[str]) -> dict[str, dict[str, torch.Tensor]]:
+    """An input-contrastive term's per-pair loss, margin and win (margin > 0) grouped by the kind of the pair's
+    contrast track (``contrasts[i]`` of pair i: "swap", "silence", "noise", "own"), so each kind can be logged
+    apart; the objective itself averages over every pair."""
+    if len(contrasts) != len(term.losses):
+        raise ValueError(f"{len(contrasts)} contrast kinds for {len(term.losses)} pairs")
+    groups = {}
+    for kind in dict.fromkeys(contrasts):
+        mask = torch.tensor([c == kind for c in contrasts], device=term.losses.device)
+        margins = term.margins[mask].detach()
+        groups[kind] = {"loss_in": term.losses[mask].detach(), "margin_in": margins, "acc_in": (margins > 0).float()}
+    return groups
+
+
 def reward_anchor(policy_chosen: torch.Tensor, ref_chosen: torch.Tensor, beta: float) -> torch.Tensor:
     """−log σ(β·Δ(y+)): keeps the chosen answer's likelihood from falling with the rejected one's (mDPO)."""
     return -F.logsigmoid(beta * (policy_chosen - ref_chosen))
@@ -112,10 +128,15 @@ class SequenceLogps(NamedTuple):
 class ACPOLoss(NamedTuple):
     loss: torch.Tensor  # scalar
     terms: dict[str, torch.Tensor]  # every term and reward margin, batch means, for logging
+    # contrast kind -> {"loss_in", "margin_in", "acc_in"}: per-pair values (``by_contrast``), when kinds were given
+    per_contrast: dict[str, dict[str, torch.Tensor]]
 
 
-def acpo_loss(logps: SequenceLogps, weights: LossWeights, replay_nll: torch.Tensor | None = None) -> ACPOLoss:
-    """The ACPO objective; with lambda_in = 0 and no extra terms it is exactly the chosen DPO variant."""
+def acpo_loss(logps: SequenceLogps, weights: LossWeights, replay_nll: torch.Tensor | None = None,
+              contrasts: Sequence[str] | None = None) -> ACPOLoss:
+    """The ACPO objective; with lambda_in = 0 and no extra terms it is exactly the chosen DPO variant.
+    ``contrasts`` (each pair's contrast kind) adds the input-contrastive term's breakdown by kind."""
+    per_contrast: dict[str, dict[str, torch.Tensor]] = {}
     out = OUTPUT_LOSSES[weights.output_loss](logps.chosen, logps.rejected, logps.ref_chosen, logps.ref_rejected,
                                              weights.beta)
     total = weights.output_weight * out.losses.mean()
@@ -127,6 +148,8 @@ def acpo_loss(logps: SequenceLogps, weights: LossWeights, replay_nll: torch.Tens
                                 weights.beta)
         total = total + weights.lambda_in * inp.losses.mean()
         terms.update(loss_in=inp.losses.mean(), margin_in=inp.margins.mean(), acc_in=(inp.margins > 0).float().mean())
+        if contrasts is not None:
+            per_contrast = by_contrast(inp, contrasts)
     if weights.reward_anchor:
         anchor = reward_anchor(logps.chosen, logps.ref_chosen, weights.beta).mean()
         total = total + weights.reward_anchor * anchor
@@ -140,4 +163,4 @@ def acpo_loss(logps: SequenceLogps, weights: LossWeights, replay_nll: torch.Tens
             raise ValueError("sft_replay > 0 needs a replay batch")
         total = total + weights.sft_replay * replay_nll.mean()
         terms["loss_sft_replay"] = replay_nll.mean()
-    return ACPOLoss(total, {k: v.detach() for k, v in terms.items()})
+    return ACPOLoss(total, {k: v.detach() for k, v in terms.items()}, per_contrast)

@@ -14,13 +14,18 @@ kinds:
   open_dropped    the same prompt: y- keeps only the heard sources that are also seen (off-screen ones dropped)
   on_policy       y- is the model's own answer under silence or swapped audio when it names a silent visible
                   source; y+ the truthful listing; a' = the clip's own track
+
+The pairs store a swap partner as a'. Where y+ names a sound (an audible source's "yes", a listing of a clip that is
+heard), digital silence and the -40 dBFS noise floor make it wrong too, so training may play one of those as a'
+instead (``contrast_kinds``, ``draw_contrasts``; shares in ACPOConfig.contrast_mix, docs/contrast-tracks.md). A "no"
+and a listing "nothing" stay right under silence: those pairs keep their swap partner.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +33,14 @@ from acpo_bench.clips import ClipSet
 from acpo_bench.lexicon import Lexicon
 from acpo_bench.schemas import AudioRecipe, Clip, stable_hash
 from acpo_bench.swaps import swap_partner
-from acpo_bench.tasks._probes import prompts, swapped
+from acpo_bench.tasks._probes import NOISE_FLOOR, SILENCE, prompts, swapped
 
 KINDS = ("visible_silent", "audible", "absent", "open_masquerade", "open_dropped", "on_policy")
 PAIRS_DIR = "pairs"
+# the contrast tracks a' a pair can be trained against: its stored swap partner, or the silent_video task's tracks
+CONTRAST_TRACKS: dict[str, AudioRecipe | None] = {"swap": None, "silence": SILENCE, "noise": NOISE_FLOOR}
+# the kinds whose y+ names what the clip's own track plays ("yes" for a heard source, the listing of its sounds)
+SOUNDING_KINDS = ("audible", "open_masquerade", "open_dropped")
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,35 @@ def on_policy_pairs(clips: ClipSet, generate: Callable[[list], list[str]], lexic
         if hallucinated and answer.strip() != truthful:
             pairs.append(_make("on_policy", clip, prompt, truthful, answer.strip(), audio, AudioRecipe("own")))
     return pairs
+
+
+def contrast_kinds(kind: str, audible: Sequence[str], audio: str) -> tuple[str, ...]:
+    """The contrast tracks under which a pair's y+ would be wrong: every one for a pair that asks about the clip's
+    own track and whose y+ names a sound of it; only the stored swap partner otherwise (a "no", a listing
+    "nothing", an on-policy pair whose a' is the clip's own track)."""
+    if kind in SOUNDING_KINDS and audible and recipe_from_json(audio).kind == "own":
+        return tuple(CONTRAST_TRACKS)
+    return ("swap",)
+
+
+def draw_contrasts(choosable: Sequence[bool], draws: Sequence[int], mix: Mapping[str, float], seed: int) -> list[str]:
+    """The contrast track of each drawn pair (``draws`` index ``choosable``, whether a pair admits every contrast
+    track): by ``mix``'s shares where it does, its swap partner otherwise.
+
+    A generator of its own (seeded by ``seed``), drawn from only for the pairs that admit a choice: the pair draws
+    stay as they are whatever the mix, and a mix of swaps only draws nothing at all."""
+    kinds = [k for k in CONTRAST_TRACKS if mix.get(k, 0) > 0]
+    if kinds == ["swap"]:
+        return ["swap"] * len(draws)
+    weights = [mix[k] for k in kinds]
+    rng = random.Random(stable_hash(seed, "contrast tracks"))
+    return [rng.choices(kinds, weights)[0] if choosable[index] else "swap" for index in draws]
+
+
+def with_contrast(pair: Mapping, contrast: str) -> dict:
+    """The pair with ``contrast`` (a CONTRAST_TRACKS name) as its a'; "swap" keeps the stored partner."""
+    track = CONTRAST_TRACKS[contrast]
+    return dict(pair) if track is None else {**pair, "contrast_audio": recipe_json(track)}
 
 
 def save_pairs(pairs: Sequence[Pair], output_dir: str | Path, meta: dict) -> Path:
