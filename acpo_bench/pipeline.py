@@ -21,7 +21,9 @@ from rich.table import Table
 
 from acpo_bench.evaluation import ModelSpec, evaluate_to_dir, load_model, resolve_tasks
 from acpo_bench.leaderboard.compare import across_seeds, compare
-from acpo_bench.leaderboard.runs import load_run
+from acpo_bench.leaderboard.gate import run_gate
+from acpo_bench.leaderboard.pairing import InvalidComparison
+from acpo_bench.leaderboard.runs import Run, load_run
 from acpo_bench.models.qwen_omni.adapter import checkpoint_settings
 from acpo_bench.results import RESULTS_FILE, atomic_write
 from acpo_bench.runner import EvalConfig
@@ -138,14 +140,37 @@ def comparison_report(base: Path, runs: dict[str, list[Path]], config: PipelineC
     before = load_run(base)
     objectives = {}
     for objective, paths in runs.items():
-        per_seed = [compare(before, load_run(p)) for p in paths]
+        after = [load_run(p) for p in paths]
+        per_seed = [compare(before, run) for run in after]
         objectives[objective] = {
             "runs": [str(p) for p in paths],
             "metrics": [asdict(s) for s in across_seeds(per_seed)],
+            "gate": [gate_verdict(before, run) for run in after],
         }
     return {"base": str(base), "model": config.model, "seeds": config.seeds,
             "eval_data": before.data, "recipe": str(config.recipe), "overrides": list(config.overrides),
             "objectives": objectives}
+
+
+def gate_verdict(before: Run, after: Run) -> dict:
+    """What `acpo-bench gate --baseline base --candidate tuned` (the default gate) says of one tuned run: passed,
+    and each gated metric's regression test."""
+    try:
+        report = run_gate(before, after)
+    except InvalidComparison as exc:  # e.g. --tasks left out a gated task: say so instead of a verdict
+        return {"passed": None, "regressions": [], "error": str(exc), "metrics": {}}
+    return {"passed": report.passed,
+            "regressions": [row.key for row in report.rows if row.failed],
+            "metrics": {row.key: {"status": row.status, "delta": round(row.delta, 6), "p_holm": row.p_holm,
+                                  "detail": row.detail} for row in report.rows}}
+
+
+def _verdicts(gates: list[dict]) -> str:
+    def verdict(gate: dict) -> str:
+        if gate["passed"] is None:
+            return f"not gated ({gate['error']})"
+        return "pass" if gate["passed"] else "fails on " + ", ".join(gate["regressions"])
+    return "; ".join(f"seed {i}: {verdict(g)}" for i, g in enumerate(gates))
 
 
 def _fmt(value: float | None, sd: float | None = None, signed: bool = False) -> str:
@@ -189,8 +214,11 @@ def markdown(report: dict) -> str:
             lines.append(f"| {key} | {_fmt(base_rows[key]['before'])} | " + " | ".join(cells) + " |")
         lines.append("")
     for objective, block in objectives.items():
-        lines += [f"## objective: {objective}", "", "| metric | better | before | after | Δ | 95% CI of Δ |",
-                  "|---|---|---|---|---|---|"]
+        lines += [f"## objective: {objective}", ""]
+        if block.get("gate"):
+            lines += [f"Gate (`acpo-bench gate --baseline base --candidate tuned`, default metrics): "
+                      f"{_verdicts(block['gate'])}.", ""]
+        lines += ["| metric | better | before | after | Δ | 95% CI of Δ |", "|---|---|---|---|---|---|"]
         for row in block["metrics"]:
             arrow = {True: "↑", False: "↓", None: ""}[row["higher_is_better"]]
             lines.append(f"| {row['key']} | {arrow} | {_fmt(row['before'])} | "
@@ -219,4 +247,12 @@ def rich_table(report: dict) -> Table:
             cells += [_fmt(row["after_mean"], row["after_sd"]),
                       f"{_fmt(row['delta_mean'], signed=True)} {_ci(row['delta_ci95'][:1])}"]
         table.add_row(key, _fmt(base["before"]), *cells)
+    table.add_section()
+    gates = []
+    for block in report["objectives"].values():
+        verdicts = block.get("gate", [])
+        passed = sum(bool(g["passed"]) for g in verdicts)
+        failed = sorted({key for g in verdicts for key in g["regressions"]})
+        gates += [f"{passed}/{len(verdicts)} seeds pass", ", ".join(failed) or "—"]
+    table.add_row("gate (default metrics)", "", *gates)
     return table

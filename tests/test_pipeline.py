@@ -61,3 +61,27 @@ def test_rerun_on_other_tasks_refuses_the_base_run(pipeline_run, capsys):
     assert cli_main([*base_args, *shrunk]) == 2
     err = capsys.readouterr().err
     assert f"{out / 'base' / 'results.json'} was made with other settings" in err and "tasks: [" in err
+
+
+def test_tables_carry_the_gate_verdict_per_seed(pipeline_run):
+    out, _ = pipeline_run
+    report = json.loads((out / "before_after.json").read_text())
+    gates = report["objectives"]["both"]["gate"]
+    assert len(gates) == 2
+    # this shrunk run asks neither silent_video nor sound_presence: no verdict, and the reason says why
+    assert all(g["passed"] is None and "silent_video" in g["error"] for g in gates)
+    assert "seed 0: not gated" in (out / "before_after.md").read_text()
+
+
+def test_gate_verdict_is_what_the_gate_command_says(small_world_dir, tmp_path_factory, capsys):
+    from acpo_bench.leaderboard.runs import load_run
+    from acpo_bench.pipeline import gate_verdict
+    from tests.reporting import make_reference_runs
+
+    runs = make_reference_runs(small_world_dir, tmp_path_factory)
+    for baseline, candidate in [("audio-oracle", "visual-prior"), ("visual-prior", "audio-oracle")]:
+        verdict = gate_verdict(load_run(runs[baseline]), load_run(runs[candidate]))
+        code = cli_main(["gate", "--baseline", str(runs[baseline]), "--candidate", str(runs[candidate])])
+        capsys.readouterr()
+        assert verdict["passed"] == (code == 0)
+        assert ("swapped_audio.vahr" in verdict["regressions"]) == (baseline == "audio-oracle")
