@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from acpo_bench import __version__
 from acpo_bench.adapter import ModelLoadError, Request
-from acpo_bench.media import MediaError, MediaSpec, content_id
+from acpo_bench.media import Media, MediaError, MediaSpec, content_id, silence
+from acpo_bench.models.qwen_omni.contrastive import ContrastiveLogits, ContrastiveSettings, contrastive_logprobs
 from acpo_bench.models.qwen_omni.features import (
     _LRU,
     FeatureStore,
@@ -32,10 +33,11 @@ from acpo_bench.models.qwen_omni.features import (
     prompt_parts,
     shared_media_embeddings,
 )
+from acpo_bench.models.qwen_omni.quiet import no_transformers_progress_bars
 from acpo_bench.models.qwen_omni.shared_prefix import PrefixCache, PrefixRow, RopeIndex, last_hidden
 from acpo_bench.models.qwen_omni.tower_attention import TOWER_ATTENTION, use_varlen_tower_attention
 from acpo_bench.paths import cache_root
-from acpo_bench.schemas import stable_hash
+from acpo_bench.schemas import AudioRecipe, stable_hash
 from acpo_bench.worlds import check_world
 
 ENCODER_CACHE_ITEMS = 256  # clips whose tower outputs stay in memory (a batch sorted by media needs a handful)
@@ -65,7 +67,7 @@ FAMILIES = {
                          "Qwen/Qwen3-Omni-30B-A3B-Instruct", None, encode_once=False),
 }
 KNOWN_ARGS = {"path", "dtype", "device", "attn", "frames", "fps", "max_new_tokens", "batch_size", "system_prompt",
-              "download", "trust_remote_code", "feature_cache", "preset"}
+              "download", "trust_remote_code", "feature_cache", "preset", "decoding", "alpha", "beta"}
 # preset=qwen-utils: the inputs Qwen's model cards build (qwen-omni-utils' process_mm_info): frames at 2 per second
 # by its index rule, resized to its pixel budget, the processor's own video settings and the family's system prompt
 PRESETS = ("checkpoint", "qwen-utils")
@@ -91,8 +93,9 @@ def resolve_checkpoint(path_or_id: str, download: bool = False) -> Path:
         cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
         raise ModelLoadError(
             f"{path_or_id} is not in the local Hugging Face cache ({cache}) and acpo-bench does not download "
-            f"weights by itself. Pass --model-args path=/local/checkpoint, or fetch it where there is network "
-            f"(`hf download {path_or_id}`), or allow a download with --model-args download=true."
+            f"weights by itself. Fetch it where there is network with `hf download {path_or_id} --local-dir DIR` "
+            f"(the `hf` command of huggingface_hub) and pass --model-args path=DIR, or allow a download with "
+            f"--model-args download=true."
         ) from None
     except Exception as exc:  # hub ids that are malformed, gated, ... : say what was tried
         raise ModelLoadError(f"cannot resolve checkpoint {path_or_id!r}: {exc}") from None
@@ -125,16 +128,17 @@ class QwenOmniAdapter:
         thinker_class = getattr(transformers, family.thinker_class)
         # security: code shipped with a checkpoint runs only when the user asks; weights load from safetensors only
         trust = model_args.get("trust_remote_code", "false").lower() == "true"
-        self.processor = getattr(transformers, family.processor_class).from_pretrained(
-            str(checkpoint), trust_remote_code=trust)
-        if not any(checkpoint.glob("*.safetensors")):
-            raise ModelLoadError(f"{checkpoint}: no *.safetensors weights; acpo-bench loads weights only from "
-                                 "safetensors (pickled .bin files can run code): convert the checkpoint, e.g. "
-                                 "from_pretrained(...).save_pretrained(DIR, safe_serialization=True)")
-        model = thinker_class.from_pretrained(str(checkpoint), dtype=dtype, attn_implementation=attn,
-                                              use_safetensors=True, trust_remote_code=trust).to(self.device)
-        if adapter_dir:
-            model = _load_lora(model, adapter_dir)
+        with no_transformers_progress_bars():
+            self.processor = getattr(transformers, family.processor_class).from_pretrained(
+                str(checkpoint), trust_remote_code=trust)
+            if not any(checkpoint.glob("*.safetensors")):
+                raise ModelLoadError(f"{checkpoint}: no *.safetensors weights; acpo-bench loads weights only from "
+                                     "safetensors (pickled .bin files can run code): convert the checkpoint, e.g. "
+                                     "from_pretrained(...).save_pretrained(DIR, safe_serialization=True)")
+            model = thinker_class.from_pretrained(str(checkpoint), dtype=dtype, attn_implementation=attn,
+                                                  use_safetensors=True, trust_remote_code=trust).to(self.device)
+            if adapter_dir:
+                model = _load_lora(model, adapter_dir)
         identity = {
             "family": family.name, "checkpoint": files_identity(checkpoint),
             "adapter": files_identity(Path(adapter_dir)) if adapter_dir else None, "dtype": DTYPES[dtype_name],
@@ -169,6 +173,11 @@ class QwenOmniAdapter:
         self.preset = preset
         if preset != "checkpoint":
             identity = {**identity, "preset": preset}
+        # decoding=contrastive: every answer contrasts the input with the same input under silence (contrastive.py)
+        self.contrastive = ContrastiveSettings.from_model_args(model_args)
+        if self.contrastive is not None:
+            identity = {**identity, "decoding": {"contrastive": vars(self.contrastive)}}
+        self.forwards = {"full": 0, "contrast": 0}  # rows answered, and rows run again under silence to contrast
         self.model = model
         if use_varlen_tower_attention(model):  # one attention call per tower layer, not one per window
             identity = {**identity, "tower_attention": TOWER_ATTENTION}
@@ -227,6 +236,14 @@ class QwenOmniAdapter:
         """The probe's media inputs, ahead of the model: the runner calls this in worker threads while the model
         answers earlier batches. From memory, else from the feature store (by the files' content, the audio recipe
         and the frame sampling), else ``load()`` + the processor."""
+        prepared = self._prepare_one(probe, spec, load)
+        if self.contrastive is None:
+            return prepared
+        silent = _silenced_probe(probe)
+        contrast = self._prepare_one(silent, spec, lambda: _silenced(load()))
+        return Prepared(prepared.key, prepared.inputs, contrast)
+
+    def _prepare_one(self, probe, spec: MediaSpec, load) -> Prepared:
         identity = self._media_identity(probe, spec)
         key = ("prepared", identity) if identity else ("prepared", probe.media_key, spec.key(), spec.sample_rate)
         return Prepared(key, self.featurizer.get(key, load, identity))
@@ -325,13 +342,29 @@ class QwenOmniAdapter:
     # --- the two ways of answering -------------------------------------------------------------------------
 
     def score_choices(self, requests: Sequence[Request], choices: Sequence[str]) -> list[dict[str, float]]:
+        logprobs = self._answer_logprobs(requests)
+        self.forwards["full"] += len(requests)
+        if self.contrastive is None:
+            return self._choice_scores(logprobs, choices)
+        silenced = self._answer_logprobs(_contrast_requests(requests))
+        self.forwards["contrast"] += len(requests)
+        scores = self._choice_scores(contrastive_logprobs(logprobs, silenced, self.contrastive), choices)
+        # a row whose every choice falls below the plausibility cut-off (the model prefers another first token by
+        # far) is contrasted without the cut-off, so that it still has an answer
+        uncut = self._choice_scores(contrastive_logprobs(logprobs, silenced, self.contrastive, plausibility=False),
+                                    choices)
+        return [row if any(v > float("-inf") for v in row.values()) else fallback
+                for row, fallback in zip(scores, uncut, strict=True)]
+
+    def _answer_logprobs(self, requests: Sequence[Request]):
+        """Log-probs over the vocabulary at each request's answer position, (n, V) float32."""
         import torch
 
         if not self.family.encode_once:
             batch = self._batch(requests)
             with torch.inference_mode():
                 logits = self.model(**batch, use_audio_in_video=True).logits[:, -1]
-            return self._choice_scores(logits.float().log_softmax(-1), choices)
+            return logits.float().log_softmax(-1)
         thinker = _thinker(self.model)
         rows, keys, media = [], [], []
         for request in requests:
@@ -350,8 +383,7 @@ class QwenOmniAdapter:
             hidden = last_hidden(thinker, prefix_rows, video, audio, self.tokenizer.video_token_id,
                                  self.tokenizer.audio_token_id, self.tokenizer.pad_token_id, self._prefixes)
             # the LM head only where a log-prob is needed: the answer position
-            logprobs = thinker.lm_head(hidden).float().log_softmax(-1)
-        return self._choice_scores(logprobs, choices)
+            return thinker.lm_head(hidden).float().log_softmax(-1)
 
     def _choice_scores(self, logprobs, choices: Sequence[str]) -> list[dict[str, float]]:
         import torch
@@ -361,6 +393,13 @@ class QwenOmniAdapter:
     def generate(self, requests: Sequence[Request], max_new_tokens: int) -> list[str]:
         import torch
 
+        self.forwards["full"] += len(requests)
+        processors = []
+        if self.contrastive is not None:
+            # the contrast rows ride in the same batch, after the real ones; both halves take the same tokens
+            requests = [*requests, *_contrast_requests(requests)]
+            processors = [ContrastiveLogits(self.contrastive)]
+            self.forwards["contrast"] += len(requests) // 2
         with torch.inference_mode():
             if self.family.encode_once:  # media through the towers once per clip, not once per row
                 sequences, keys, media = self._rows(requests)
@@ -378,17 +417,44 @@ class QwenOmniAdapter:
                 batch = self._batch(requests)
             output = self.model.generate(**batch, use_audio_in_video=True, max_new_tokens=max_new_tokens,
                                          do_sample=False, pad_token_id=self.tokenizer.pad_token_id,
-                                         eos_token_id=self.tokenizer.eos_token_id)
+                                         eos_token_id=self.tokenizer.eos_token_id, logits_processor=processors)
         new = output[:, batch["input_ids"].shape[1]:]  # with input_ids given, the output starts with them
+        if processors:
+            new = new[:len(requests) // 2]
         return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """What :meth:`QwenOmniAdapter.prepare` hands the runner for a probe: its featurizer key and media inputs."""
+    """What :meth:`QwenOmniAdapter.prepare` hands the runner for a probe: its featurizer key and media inputs, and
+    under contrastive decoding the same for the probe with its track silenced."""
 
     key: tuple
     inputs: MediaInputs
+    contrast: Prepared | None = None
+
+
+def _silenced_probe(probe):
+    """The probe with its audio evidence removed: the same video, prompt and kind under digital silence."""
+    return replace(probe, audio=AudioRecipe("silence"))
+
+
+def _silenced(media: Media) -> Media:
+    return replace(media, audio=silence(len(media.audio)))
+
+
+def _contrast_requests(requests: Sequence[Request]) -> list[Request]:
+    """Each request's contrast: prepared ahead by :meth:`QwenOmniAdapter.prepare`, else silenced here."""
+    out = []
+    for request in requests:
+        probe = _silenced_probe(request.probe)
+        if request.prepared is not None and request.prepared.contrast is not None:
+            out.append(Request(probe, None, request.vocabulary, request.prepared.contrast))
+        else:
+            if request.media is None:
+                raise RuntimeError("contrastive decoding needs the request's media or its prepared contrast")
+            out.append(Request(probe, _silenced(request.media), request.vocabulary))
+    return out
 
 
 def _thinker(model):
