@@ -276,7 +276,8 @@ def run_variant(variant: str, size: str, n: int, steps: int, warmup: int, layers
         collator = collator_class(processor, ACPOConfig(sft_replay=0.0), videos_kwargs, media, pairs, "trl")
         collator([])  # featurize before the timed steps, as for the other variants
         args = _training_arguments(DPOConfig, tmp, device, n, total, beta=BETA, loss_type=["sigmoid"],
-                                   gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False},
+                                   activation_checkpointing=True,
+                                   activation_checkpointing_kwargs={"use_reentrant": False},
                                    max_length=None, precompute_ref_log_probs=False)
         dataset = datasets.Dataset.from_list([{"item": i, "images": []} for i in range(n * total)])
         trainer = DPOTrainer(model=thinker, args=args, data_collator=collator, train_dataset=dataset,

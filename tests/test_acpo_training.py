@@ -95,7 +95,7 @@ def test_our_dpo_equals_trl_dpotrainer_sigmoid_loss(tmp_path):
         {"prompt": "What sounds can you hear?", "chosen": " a dog", "rejected": " a dog and a bell"},
     ])
     args = DPOConfig(output_dir=str(tmp_path), beta=0.5, loss_type=["sigmoid"], per_device_train_batch_size=3,
-                     report_to=[], use_cpu=True, max_steps=1)
+                     report_to=[], use_cpu=True, max_steps=1, activation_checkpointing=False)
     trainer = DPOTrainer(model=policy, ref_model=reference, args=args, train_dataset=data,
                          processing_class=tokenizer)
     batch = next(iter(trainer.get_train_dataloader()))

@@ -16,6 +16,16 @@ import official_path
 from acpo_bench.clips import load_clips
 from acpo_bench.evaluation import load_model
 
+# Qwen's own path, verbatim, warns where the adapter does not: its processor call takes return_tensors="pt" (torch
+# tensors into np.arange: numpy 2 asks for a copy keyword torch's __array__ lacks), and qwen-omni-utils reads the
+# track through librosa's audioread fallback (deprecated stdlib modules, a deprecated librosa loader). The
+# adapter's own calls are fixed (features.py); the reference path is left as the model card writes it.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:audioread"),
+    pytest.mark.filterwarnings("ignore:librosa.core.audio.__audioread_load:FutureWarning"),
+]
+
 
 @pytest.fixture(autouse=True)
 def _decord_reader(monkeypatch):

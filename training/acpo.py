@@ -347,7 +347,9 @@ class ACPOTrainer(Trainer):
                                   ref_chosen=ref_chosen, ref_rejected=ref_rejected, ref_chosen_swapped=ref_swapped,
                                   chosen_tokens=counts[:n])
         replay = nll(logps[3 * n:], counts[3 * n:]) if logps.shape[0] > 3 * n else None
-        result = acpo_loss(sequences, self.weights, replay, inputs.get("contrasts"))
+        # the breakdown by contrast track only when some pairs may play silence or noise (else all are swaps)
+        mixed = any(share > 0 for kind, share in self.acpo.contrast_mix.items() if kind != "swap")
+        result = acpo_loss(sequences, self.weights, replay, inputs.get("contrasts") if mixed else None)
         for name, value in result.terms.items():
             self._terms[name].append(float(value))
         for contrast, values in result.per_contrast.items():
@@ -378,7 +380,7 @@ def build_policy(thinker, config: ACPOConfig):
                                                      lora_dropout=config.lora_dropout,
                                                      target_modules=config.lora_targets))
     if config.gradient_checkpointing:
-        thinker.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        thinker.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         if config.lora:
             thinker.enable_input_require_grads()
     return thinker

@@ -231,11 +231,14 @@ class Featurizer:
     def compute(self, media: Media) -> MediaInputs:
         fps = len(media.frames) / media.duration if media.duration > 0 else 2.0
         video = qwen_utils_resize(media.frames) if self.frame_resize == "qwen-utils" else media.frames
+        # numpy out, torch here: with "pt" the processor hands torch tensors to np.arange, which numpy 2 warns
+        # about (torch's __array__ takes no copy argument); the values are the same either way
         out = self.processor(
             text=[self.video_token], videos=[video], audio=[media.audio], audio_from_video_indices=[0],
-            load_audio_from_video=True, return_tensors="pt",
+            load_audio_from_video=True, return_tensors="np",
             videos_kwargs={**self.videos_kwargs, "fps": fps},
         )
+        out = {key: torch.as_tensor(np.asarray(value)) for key, value in out.items()}
         self.computed += 1
         pixels = out["pixel_values_videos"]
         # the same frames give the same patches whatever audio plays under them: keep one tensor per video, so a
