@@ -1,13 +1,12 @@
-"""The HTML leaderboard in a real headless Chromium (Debian's chromium + chromedriver, installed by .ci/run): load
-the page from disk, click a column header, read the row order back, check no injected script ran and nothing was
-fetched, and take a screenshot."""
+"""The HTML leaderboard in a real headless Chromium (Debian's chromium + chromedriver, installed by .ci/run; the
+``browser`` fixture is in conftest.py): load the page from disk, click a column header, read the row order back, check
+no injected script ran and nothing was fetched, and take a screenshot."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,36 +15,7 @@ from acpo_bench.leaderboard import html, tables
 from acpo_bench.leaderboard.runs import load_run
 from tests.reporting import copy_run, edit_results, make_reference_runs
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-# Chromium tries to reach Google services on start; with no network it waits on them unless these are off.
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1400,900")
-
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get("CI"):
-            pytest.fail("chromium and chromedriver must be installed in CI (.ci/run installs them with apt-get)")
-        pytest.skip("needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="acpo-chromium-")
-    options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # an explicit driver: no download
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_sort_escape_and_screenshot(browser, small_world_dir, tmp_path_factory, tmp_path):
