@@ -4,6 +4,7 @@ as results.json + samples_<task>.jsonl. The eval command and the before/after pi
 from __future__ import annotations
 
 import inspect
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,22 +35,36 @@ CACHE_FILE = "cache.sqlite"
 RANK_CACHE_FILE = "cache.rank{rank}.sqlite"
 
 
-def resolve_tasks(spec: str) -> tuple[dict[str, Task], int | None]:
-    """``all`` / ``core`` / ``t1,t2`` -> tasks by name, and the suite's clip count (None: the whole dataset)."""
-    if spec in SUITES:
-        suite = SUITES[spec]
-        names, clips = suite.tasks, suite.clips
-    else:
-        names, clips = tuple(n.strip() for n in spec.split(",") if n.strip()), None
-    if not names:
+def task_tokens(spec: str) -> list[str]:
+    """The names in a ``--tasks`` value (suites and tasks, comma-separated), each once, in the order given."""
+    tokens = list(dict.fromkeys(n.strip() for n in spec.split(",") if n.strip()))
+    if not tokens:
         raise ValueError("--tasks is empty; name a suite (all, core) or tasks separated by commas")
+    return tokens
+
+
+def resolve_tasks(spec: str) -> tuple[dict[str, Task], int | None]:
+    """``all`` / ``core`` / ``t1,t2`` / ``core,t3`` -> tasks by name, and the clip count of the suites named (None:
+    the whole dataset). A suite inside a comma list expands to its tasks; a task named twice runs once."""
+    names: list[str] = []
+    suite_clips = {}
+    for token in task_tokens(spec):
+        if token in SUITES:
+            names += SUITES[token].tasks
+            suite_clips[token] = SUITES[token].clips
+        else:
+            names.append(token)
+    if len(set(suite_clips.values())) > 1:
+        counts = ", ".join(f"{name}: {'all' if n is None else n} clips" for name, n in suite_clips.items())
+        raise ValueError(f"--tasks {spec!r} names suites that run on different numbers of clips ({counts}); name "
+                         "one of them, and --limit N for another clip count")
     tasks = {}
-    for name in names:
+    for name in dict.fromkeys(names):
         task = registry.load(registry.TASK_GROUP, name, BUILTIN_TASKS, "task")
         if not isinstance(task, Task):
             raise TypeError(f"task {name!r} resolves to {type(task).__name__}, not an acpo_bench.task.Task")
         tasks[name] = task
-    return tasks, clips
+    return tasks, next(iter(suite_clips.values()), None)
 
 
 def load_model(name: str, model_args: dict[str, str], adapter: str | None):
@@ -121,16 +136,18 @@ def evaluate_to_dir(spec: ModelSpec, adapter, tasks: dict[str, Task], clips: Cli
     started_at, started = datetime.now(timezone.utc), time.perf_counter()
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    used = clips.head(config.limit)
     cache = None
-    if use_cache:
-        own, others = cache_files(output_dir, shard)
-        cache = ResponseCache(own, adapter.fingerprint(), also_read=others)
     try:
+        if use_cache:  # first: a cache of another model's answers is refused with its own message
+            own, others = cache_files(output_dir, shard)
+            cache = ResponseCache(own, adapter.fingerprint(), also_read=others)
+        check_output_dir(output_dir, {"model": model_block(spec, adapter),
+                                      "config": config_block(config, used, list(tasks))})
         outcome = evaluate(adapter, tasks, clips, config, cache, show_progress=show_progress, shard=shard)
     finally:
         if cache is not None:
             cache.close()
-    used = clips.head(config.limit)
     results = results_document(spec, adapter, config, used, outcome)
     writes = shard is None or shard.is_main
     for name, task_outcome in outcome.tasks.items():
@@ -166,19 +183,82 @@ def _rounded(value):
 def results_document(spec: ModelSpec, adapter, config: EvalConfig, clips: ClipSet, outcome: EvalOutcome) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
-        "model": {"name": spec.name, "adapter": spec.adapter, "fingerprint": adapter.fingerprint(),
-                  "parameters": adapter.parameter_count, "args": spec.args},
-        "config": {"tasks": list(outcome.tasks), "scoring": config.scoring, "frames": config.media.frames,
-                   "fps": config.media.fps, "sampling": config.media.sampling,
-                   "sample_rate": config.media.sample_rate, "seed": config.seed,
-                   "batch_size": config.batch_size, "limit": config.limit, "max_new_tokens": config.max_new_tokens,
-                   "n_resamples": config.n_resamples,
-                   "audio": audio_recipes(outcome),
-                   "data": {"name": clips.name, "world": worldgen.world_kind(clips.root),
-                            "fingerprint": clips.fingerprint(), "clips": len(clips.clips)}},
+        "model": model_block(spec, adapter),
+        "config": {**config_block(config, clips, list(outcome.tasks)), "audio": audio_recipes(outcome)},
         "tasks": {},
         "summary": {"audio_grounding_score": outcome.grounding},
     }
+
+
+def model_block(spec: ModelSpec, adapter) -> dict[str, Any]:
+    return {"name": spec.name, "adapter": spec.adapter, "fingerprint": adapter.fingerprint(),
+            "parameters": adapter.parameter_count, "args": spec.args}
+
+
+def config_block(config: EvalConfig, clips: ClipSet, task_names: list[str]) -> dict[str, Any]:
+    """The results file's ``config`` (without the audio recipes, which follow from the probes): ``clips`` are the
+    clips the run uses (after --limit)."""
+    return {"tasks": task_names, "scoring": config.scoring, "frames": config.media.frames,
+            "fps": config.media.fps, "sampling": config.media.sampling, "sample_rate": config.media.sample_rate,
+            "seed": config.seed, "batch_size": config.batch_size, "limit": config.limit,
+            "max_new_tokens": config.max_new_tokens, "n_resamples": config.n_resamples,
+            "data": {"name": clips.name, "world": worldgen.world_kind(clips.root),
+                     "fingerprint": clips.fingerprint(), "clips": len(clips.clips)}}
+
+
+# What makes two runs' results differ, as (label, path in results.json); batch size, workers and the like change
+# only how fast the answers come, and run_info only records what happened.
+RUN_SETTINGS = (("model", ("model", "name")), ("adapter", ("model", "adapter")), ("model args", ("model", "args")),
+                ("tasks", ("config", "tasks")), ("data", ("config", "data", "fingerprint")),
+                ("limit", ("config", "limit")), ("scoring", ("config", "scoring")), ("frames", ("config", "frames")),
+                ("fps", ("config", "fps")), ("frame sampling", ("config", "sampling")),
+                ("sample rate", ("config", "sample_rate")), ("seed", ("config", "seed")),
+                ("max new tokens", ("config", "max_new_tokens")))
+_ABSENT = object()
+
+
+class OutputDirInUse(ValueError):
+    """The output directory holds the results of a run with other settings; the message names each difference."""
+
+
+def check_output_dir(output_dir: Path, planned: dict[str, Any]) -> None:
+    """Refuse to overwrite the results of a run made with other settings (``planned``: the model and config blocks
+    this run will write). A rerun with the same settings passes: that is how a run resumes from its answer cache.
+    Fields an older results file lacks are not compared."""
+    path = output_dir / RESULTS_FILE
+    if not path.is_file():
+        return
+    try:
+        done = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise OutputDirInUse(f"{path} exists but cannot be read as a results file ({exc}); give a new "
+                             "--output-dir, or delete that file to start over") from None
+    planned = json.loads(json.dumps(planned))  # compared as the file stores them: lists, not tuples
+    changes = []
+    for label, keys in RUN_SETTINGS:
+        recorded, now = _lookup(done, keys), _lookup(planned, keys)
+        if recorded is not _ABSENT and recorded != now:
+            there, here = ((_data_label(done), _data_label(planned)) if label == "data"
+                           else (json.dumps(recorded), json.dumps(now)))
+            changes.append(f"{label} {there} there, {here} now")
+    if changes:
+        raise OutputDirInUse(f"{output_dir} holds the results of a run with other settings ({'; '.join(changes)}). "
+                             f"Give a new --output-dir for this run (or delete {path} to replace that run)")
+
+
+def _lookup(document: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if not isinstance(document, dict) or key not in document:
+            return _ABSENT
+        document = document[key]
+    return document
+
+
+def _data_label(document: dict) -> str:
+    data = _lookup(document, ("config", "data"))
+    data = data if isinstance(data, dict) else {}
+    clips = f"{data['clips']} clips, " if data.get("clips") is not None else ""
+    return f"{data.get('name')} ({clips}{str(data.get('fingerprint')).removeprefix('sha256:')[:10]})"
 
 
 def audio_recipes(outcome: EvalOutcome) -> dict[str, Any]:

@@ -192,6 +192,9 @@ def check_results(data: dict[str, Any], path: str | Path) -> None:
         for key in ("n", "errors", "skipped"):
             if key in block and not _is_number(block[key]):
                 fail(f"{where}.{key}", block[key], "a count")
+        reasons = block.get("skipped_reasons")  # absent from files written before it was recorded
+        if reasons is not None and not (isinstance(reasons, dict) and all(_is_number(n) for n in reasons.values())):
+            fail(f"{where}.skipped_reasons", reasons, "an object of reason -> number of clips skipped")
 
 
 def _check_metric(entry: Any, where: str, fail) -> None:
@@ -300,6 +303,7 @@ def task_block(outcome: Any, samples: dict[str, str]) -> dict[str, Any]:
         "version": outcome.task.version,
         "n": len(outcome.records),
         "skipped": outcome.skipped,
+        "skipped_reasons": dict(outcome.skipped_reasons),
         "errors": outcome.errors,
         "headline": list(outcome.task.headline),
         "metrics": {name: value.to_json() for name, value in summary.metrics.items()},

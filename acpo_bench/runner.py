@@ -39,6 +39,11 @@ class EvalConfig:
     n_resamples: int = N_RESAMPLES
     workers: int | None = None  # threads decoding/featurizing ahead of the model (None: min(4, CPUs); 0: inline)
 
+    def __post_init__(self) -> None:
+        # a slice would take -1 as "all clips but the last" and 0 as none: both are mistakes, not requests
+        if self.limit is not None and (isinstance(self.limit, bool) or self.limit < 1):
+            raise ValueError(f"limit must be a positive number of clips (or None for all), got {self.limit!r}")
+
 
 @dataclass(frozen=True)
 class Job:
@@ -53,6 +58,7 @@ class TaskOutcome:
     records: list[SampleRecord]
     summary: TaskSummary
     skipped: int
+    skipped_reasons: dict[str, int] = field(default_factory=dict)  # why each skipped clip got no probe: counts
 
     @property
     def errors(self) -> int:
@@ -72,13 +78,14 @@ class ScoringError(ValueError):
 
 # --- stages ---------------------------------------------------------------------------------------------------
 
-def build_probes(tasks: dict[str, Task], clips: ClipSet, seed: int) -> dict[str, tuple[list[Probe], int]]:
-    """Each task's probes and the number of clips it could not use (skipped)."""
+def build_probes(tasks: dict[str, Task], clips: ClipSet, seed: int) -> dict[str, tuple[list[Probe], Counter[str]]]:
+    """Each task's probes, and why it asked nothing about the clips it could not use (reason -> clips skipped)."""
     out = {}
     for name, task in tasks.items():
         probes = task.build(clips, seed)
         used = {p.clip_id for p in probes}
-        out[name] = (probes, sum(c.clip_id not in used for c in clips.clips))
+        out[name] = (probes, Counter(task.why_skipped(clips, index, seed)
+                                     for index, clip in enumerate(clips.clips) if clip.clip_id not in used))
     return out
 
 
@@ -343,9 +350,10 @@ def evaluate(adapter: Adapter, tasks: dict[str, Task], clips: ClipSet, config: E
     bootstrap = ClipBootstrap([c.clip_id for c in clips.clips], config.seed, config.n_resamples)
     outcomes = {}
     for name, task in tasks.items():
-        probes, skipped = built[name]
+        probes, skip_reasons = built[name]
         records = score_records(task, probes, answers, clips)
-        outcomes[name] = TaskOutcome(task, probes, records, task.aggregate(records, bootstrap), skipped)
+        outcomes[name] = TaskOutcome(task, probes, records, task.aggregate(records, bootstrap),
+                                     sum(skip_reasons.values()), dict(skip_reasons.most_common()))
     summaries = {name: o.summary for name, o in outcomes.items()}
     return EvalOutcome(outcomes, audio_grounding_score(summaries), stats)
 

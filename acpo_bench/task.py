@@ -39,6 +39,9 @@ class TaskSummary:
     contributions: dict[str, dict[str, list[float]]] = field(default_factory=dict, repr=False)  # -> samples file
 
 
+NO_PROBE = "the task asks nothing about this clip"
+
+
 @dataclass(frozen=True)
 class Task:
     name: str
@@ -56,6 +59,12 @@ class Task:
     # outputs) reads them for `acpo-bench score`: read_predictions(rows, source) -> [(probe, response), ...].
     # Every task re-scores acpo-bench's own samples_<task>.jsonl without it.
     read_predictions: Callable[[list[dict], str], list[tuple[Probe, Response]]] | None = None
+    # why build asks nothing about clips.clips[index] (with this seed), in a few words ("no swap partner"): the
+    # results file counts the skipped clips per reason and eval prints them. None: a generic reason
+    skip_reason: Callable[[ClipSet, int, int], str] | None = None
+
+    def why_skipped(self, clips: ClipSet, index: int, seed: int) -> str:
+        return self.skip_reason(clips, index, seed) if self.skip_reason is not None else NO_PROBE
 
 
 def summarize(records: Sequence[SampleRecord], metrics: Sequence[RatioMetric], bootstrap: ClipBootstrap,

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from acpo_bench.leaderboard.pairing import InvalidComparison, PairedTask, metric_arrays, pair_task
-from acpo_bench.leaderboard.runs import Run, check_metric_exists, describe_data, split_metric
+from acpo_bench.leaderboard.runs import Run, check_metric_exists, data_differences, describe_data, split_metric
 from acpo_bench.leaderboard.stats import (
     DEFAULT_RESAMPLES,
     clustered_mcnemar_regression_p,
@@ -139,8 +139,9 @@ def run_gate(baseline: Run, candidate: Run, metrics: Sequence[GateMetric] = DEFA
     if base_fp is None or base_fp != cand_fp:
         raise InvalidComparison(
             f"the runs used different data: {baseline.path} has {describe_data(baseline.data)}, "
-            f"{candidate.path} has {describe_data(candidate.data)}; evaluate both on the same --data, "
-            "--tasks and --limit")
+            f"{candidate.path} has {describe_data(candidate.data)} (the candidate's vs the baseline's "
+            f"{data_differences(candidate.data, baseline.data)}); evaluate both on the same --data, --tasks and "
+            "--limit")
     tasks: dict[str, PairedTask] = {}
     tests = []
     for spec in metrics:

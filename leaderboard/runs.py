@@ -129,12 +129,33 @@ def describe_data(data: dict[str, Any]) -> str:
     return f"{data.get('name')} ({kind}{clips}{_short(data.get('fingerprint'))})"
 
 
+def data_differences(data: dict[str, Any], reference: dict[str, Any]) -> str:
+    """How ``data`` differs from ``reference``, field by field, then what they share: "data: 240 clips vs 48 clips,
+    fingerprint b0f0b1a474 vs 5ca875867f (both synth-v1e2-n240-..., the synthetic world)". A --limit run keeps its
+    world's name, so names alone can be identical: the clip count and the fingerprint always show."""
+    def clips(block: dict[str, Any]) -> str:
+        return "clip count not recorded" if block.get("clips") is None else f"{block['clips']} clips"
+
+    def world(block: dict[str, Any]) -> str:
+        kind = block.get("world")
+        return f"the {WORLD_NAMES.get(kind, f'{kind} world')}" if kind else "not a generated world"
+
+    def name(block: dict[str, Any]) -> str:
+        return str(block.get("name"))
+
+    parts = [f"{show(data)} vs {show(reference)}" for show in (clips, world, name) if show(data) != show(reference)]
+    parts.append(f"fingerprint {_short(data.get('fingerprint'))} vs {_short(reference.get('fingerprint'))}")
+    shared = [show(data) for show in (name, clips, world) if show(data) == show(reference)]
+    both = f" (both {', '.join(shared)})" if shared else ""
+    return f"data: {', '.join(parts)}{both}"
+
+
 def differences(reference: Run, other: Run) -> list[str]:
     """What makes ``other`` measure something different from ``reference``: the data, or a shared task's version."""
     out = []
     ref_fp, fp = reference.data.get("fingerprint"), other.data.get("fingerprint")
     if ref_fp != fp:
-        out.append(f"data {describe_data(other.data)} vs {describe_data(reference.data)}")
+        out.append(data_differences(other.data, reference.data))
     for task in sorted(set(reference.tasks) & set(other.tasks)):
         ref_v, v = reference.tasks[task].get("version"), other.tasks[task].get("version")
         if ref_v != v:
@@ -156,7 +177,8 @@ def check_comparable(runs: list[Run], reference: Run) -> dict[Path, list[str]]:
     mixed = {run.path: diff for run in runs if (diff := differences(reference, run))}
     if mixed:
         lines = "\n".join(f"  {path}: {'; '.join(diff)}" for path, diff in mixed.items())
-        raise IncomparableError(f"these results are not comparable with {reference.path}:\n{lines}\n"
+        raise IncomparableError(f"these results are not comparable with {reference.path} (each: this run's vs "
+                                f"that one's):\n{lines}\n"
                                 "evaluate every model on the same data with the same task versions, or pass "
                                 "--allow-mixed to list them anyway, marked")
     return mixed

@@ -15,6 +15,8 @@ from acpo_bench.scoring import score_probe
 from acpo_bench.tasks._answer_rules import RULES
 
 SHOW_MISSING = 5
+MISSING_MEDIA = "media file missing (--skip-missing)"
+MISSING_SUFFIX = ":missing"  # the content id of a clip whose media is not there (see media_id's callers)
 
 
 def read_records(path: Path) -> list[dict]:

@@ -16,6 +16,10 @@ SILENCE = AudioRecipe("silence")
 NOISE_FLOOR_DBFS = -40.0
 NOISE_FLOOR = AudioRecipe("noise", noise_dbfs=NOISE_FLOOR_DBFS)
 SETTINGS = ("random", "popular", "adversarial")
+# why a task asks nothing about a clip (the skipped clips of the results file, counted per reason)
+NOTHING_VISIBLE = "nothing visible to ask about"
+NOTHING_AUDIBLE = "nothing audible (POPE needs a heard sound as the positive)"
+NO_NEGATIVE = "no class left to ask about as a negative"
 
 
 @cache

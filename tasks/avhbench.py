@@ -35,7 +35,15 @@ from acpo_bench.lexicon import Lexicon
 from acpo_bench.metrics import ClipBootstrap, RatioMetric, binary_metrics, rate
 from acpo_bench.schemas import Clip, Probe, Response, SampleRecord, stable_hash
 from acpo_bench.task import Task, TaskSummary, summarize
-from acpo_bench.tasks._benchmark import media_id, missing_message, read_records, require, rule_scorer
+from acpo_bench.tasks._benchmark import (
+    MISSING_MEDIA,
+    MISSING_SUFFIX,
+    media_id,
+    missing_message,
+    read_records,
+    require,
+    rule_scorer,
+)
 from acpo_bench.tasks._probes import OWN, swapped
 
 ANNOTATION = "QA.json"
@@ -115,7 +123,8 @@ def load_data(directory: str, skip_missing: bool = False) -> ClipSet:
         video = found[video_id]
         cap = captions.get(video_id, {})
         clips.append(Clip(clip_id=video_id, video=str(video or root / f"{video_id}.mp4"), visible=(), audible=(),
-                          content_id=media_id("avhbench", video_id, video) if video else f"avhbench:{video_id}:missing",
+                          content_id=(media_id("avhbench", video_id, video) if video
+                                      else f"avhbench:{video_id}{MISSING_SUFFIX}"),
                           audio_caption=cap.get("audio_caption"), visual_caption=cap.get("visual_caption")))
     kept = tuple(item for item in items if found[item["video_id"]] is not None)
     return ClipSet(name=f"avhbench-{source.stem}", clips=tuple(clips), lexicon=Lexicon({}), root=str(root),
@@ -229,10 +238,16 @@ HEADLINE = ("audio_hallucination_accuracy", "audio_hallucination_f1", "video_hal
             "video_hallucination_f1", "matching_accuracy", "captioning_cider")
 
 
+def skip_reason(clips: ClipSet, index: int, seed: int) -> str:
+    if clips.clips[index].content_id.endswith(MISSING_SUFFIX):
+        return MISSING_MEDIA
+    return "no item of the annotation file names this video"
+
+
 def _task(name: str, rule: str, what: str) -> Task:
     return Task(name=name, version=1, description=f"AVHBench QA + captioning, yes/no read by the {what}",
                 build=_builder(name), aggregate=aggregate, headline=HEADLINE, score=rule_scorer(rule),
-                load_data=load_data, read_predictions=read_predictions(name))
+                load_data=load_data, read_predictions=read_predictions(name), skip_reason=skip_reason)
 
 
 TASK = _task("avhbench", "strict", "project's strict parser")
@@ -256,7 +271,7 @@ def _swap_partner(clips: Sequence[Clip], index: int, seed: int) -> Clip | None:
 
 def build_swap_captions(clips: ClipSet, seed: int) -> list[Probe]:
     captioned = [c for c in clips.clips if c.audio_caption and c.visual_caption and not c.content_id.endswith(
-        ":missing")]
+        MISSING_SUFFIX)]
     if not captioned:
         raise DatasetError(f"avhbench_swap_captions needs per-modality reference captions: {CAPTIONS} beside the "
                            "annotation file, one JSON object per line: {\"video_id\", \"audio_caption\", "
@@ -277,6 +292,15 @@ def build_swap_captions(clips: ClipSet, seed: int) -> list[Probe]:
     return probes
 
 
+def skip_reason_swap_captions(clips: ClipSet, index: int, seed: int) -> str:
+    clip = clips.clips[index]
+    if clip.content_id.endswith(MISSING_SUFFIX):
+        return MISSING_MEDIA
+    if not (clip.audio_caption and clip.visual_caption):
+        return f"no audio and visual reference captions ({CAPTIONS})"
+    return "no swap partner (every other captioned clip has the same audio caption)"
+
+
 def aggregate_swap_captions(records: Sequence[SampleRecord], bootstrap: ClipBootstrap) -> TaskSummary:
     from acpo_bench.tasks.swapped_audio import _caption_metrics
 
@@ -292,4 +316,5 @@ SWAP_CAPTIONS = Task(
     aggregate=aggregate_swap_captions,
     headline=("t_cider_audio", "d_cider_audio", "t_cider_visual", "d_cider_visual"),
     load_data=load_data,
+    skip_reason=skip_reason_swap_captions,
 )

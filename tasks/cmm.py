@@ -25,7 +25,15 @@ from acpo_bench.lexicon import Lexicon
 from acpo_bench.metrics import ClipBootstrap, RatioMetric, binary_metrics, breakdown, rate
 from acpo_bench.schemas import AudioRecipe, Clip, Probe, Response, SampleRecord
 from acpo_bench.task import Task, TaskSummary, summarize
-from acpo_bench.tasks._benchmark import media_id, missing_message, read_records, require, rule_scorer
+from acpo_bench.tasks._benchmark import (
+    MISSING_MEDIA,
+    MISSING_SUFFIX,
+    media_id,
+    missing_message,
+    read_records,
+    require,
+    rule_scorer,
+)
 from acpo_bench.tasks._probes import OWN
 
 FIELDS = ("sub_category", "question", "answer")
@@ -93,7 +101,7 @@ def load_data(directory: str, skip_missing: bool = False) -> ClipSet:
         if absent:
             missing += [str(p) for p in absent if str(p) not in missing]
         if key not in clips:
-            cid = media_id("cmm", key, video) if video and not absent else f"cmm:{key}:missing"
+            cid = media_id("cmm", key, video) if video and not absent else f"cmm:{key}{MISSING_SUFFIX}"
             clips[key] = Clip(clip_id=key, video=str(video or audio), visible=(), audible=(), content_id=cid)
         if video is not None and not absent:  # audio-only records stay clips without probes: skipped
             items.append({**row, "index": i, "clip": key})
@@ -157,10 +165,20 @@ def read_predictions(task: str):
     return read
 
 
+def skip_reason(clips: ClipSet, index: int, seed: int) -> str:
+    clip = clips.clips[index]
+    if not clip.content_id.endswith(MISSING_SUFFIX):
+        return "no record of the file plays this video"
+    if not Path(clip.video).is_file():
+        return MISSING_MEDIA
+    # the clip's file is there: its records play no video (audio-only), or a video under an absent audio track
+    return "audio-only record, or its audio track missing (nothing to play as video + audio)"
+
+
 def _task(name: str, rule: str, what: str) -> Task:
     return Task(name=name, version=1, description=f"CMM yes/no probes: PA / HR per subcategory, read by the {what}",
                 build=_builder(name), aggregate=aggregate, headline=("pa", "hr", "accuracy"), score=rule_scorer(rule),
-                load_data=load_data, read_predictions=read_predictions(name))
+                load_data=load_data, read_predictions=read_predictions(name), skip_reason=skip_reason)
 
 
 TASK = _task("cmm", "strict", "project's strict parser")

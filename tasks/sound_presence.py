@@ -13,7 +13,7 @@ from acpo_bench.metrics import ClipBootstrap
 from acpo_bench.schemas import Probe, SampleRecord
 from acpo_bench.task import Task, TaskSummary, summarize
 from acpo_bench.tasks._presence import presence_metrics
-from acpo_bench.tasks._probes import OWN, ask, popularity, presence_items
+from acpo_bench.tasks._probes import NO_NEGATIVE, NOTHING_AUDIBLE, OWN, ask, popularity, presence_items
 
 NAME = "sound_presence"
 
@@ -30,6 +30,10 @@ def build(clips: ClipSet, seed: int) -> list[Probe]:
     return probes
 
 
+def skip_reason(clips: ClipSet, index: int, seed: int) -> str:
+    return NOTHING_AUDIBLE if not clips.clips[index].audible else NO_NEGATIVE
+
+
 def aggregate(records: Sequence[SampleRecord], bootstrap: ClipBootstrap) -> TaskSummary:
     metrics = presence_metrics()
     return summarize(records, metrics, bootstrap, class_metrics=metrics[:1])
@@ -42,4 +46,5 @@ TASK = Task(
     build=build,
     aggregate=aggregate,
     headline=("adversarial_f1", "random_accuracy", "popular_f1", "adversarial_yes_ratio"),
+    skip_reason=skip_reason,
 )

@@ -15,7 +15,7 @@ from acpo_bench.metrics import ClipBootstrap, RatioMetric, rate, said_yes
 from acpo_bench.schemas import Probe, SampleRecord
 from acpo_bench.swaps import swap_partner
 from acpo_bench.task import Task, TaskSummary, summarize
-from acpo_bench.tasks._probes import OWN, ask, swapped
+from acpo_bench.tasks._probes import NOTHING_VISIBLE, OWN, ask, swapped
 
 NAME = "swapped_audio"
 
@@ -42,6 +42,12 @@ def build(clips: ClipSet, seed: int) -> list[Probe]:
             probes += ask(NAME, clip, "describe_visual", modality="visual", references=(clip.visual_caption,),
                           distractors=(partner.audio_caption,), **common)
     return probes
+
+
+def skip_reason(clips: ClipSet, index: int, seed: int) -> str:
+    if not clips.clips[index].visible:
+        return NOTHING_VISIBLE
+    return "no swap partner (no other clip whose sounds are all off screen in this one)"
 
 
 def _swapped(question: str, setting: str | None = None):
@@ -110,4 +116,5 @@ TASK = Task(
     build=build,
     aggregate=aggregate,
     headline=("vahr", "vahr_yn", "vahr_open", "swapped_in_accuracy", "invariance_yn"),
+    skip_reason=skip_reason,
 )

@@ -15,7 +15,7 @@ from acpo_bench.schemas import Probe, SampleRecord
 from acpo_bench.swaps import swap_partner
 from acpo_bench.task import Task, TaskSummary, summarize
 from acpo_bench.tasks._presence import presence_metrics
-from acpo_bench.tasks._probes import OWN, ask, popularity, presence_items, swapped
+from acpo_bench.tasks._probes import NO_NEGATIVE, NOTHING_VISIBLE, OWN, ask, popularity, presence_items, swapped
 
 NAME = "visual_presence"
 
@@ -37,6 +37,10 @@ def build(clips: ClipSet, seed: int) -> list[Probe]:
     return probes
 
 
+def skip_reason(clips: ClipSet, index: int, seed: int) -> str:
+    return NOTHING_VISIBLE if not clips.clips[index].visible else NO_NEGATIVE
+
+
 def aggregate(records: Sequence[SampleRecord], bootstrap: ClipBootstrap) -> TaskSummary:
     own, swapped_audio = presence_metrics("own"), presence_metrics("swapped")
     return summarize(records, own + swapped_audio, bootstrap, class_metrics=[own[0], swapped_audio[0]])
@@ -49,4 +53,5 @@ TASK = Task(
     build=build,
     aggregate=aggregate,
     headline=("own_accuracy", "swapped_accuracy", "own_adversarial_f1", "swapped_adversarial_f1"),
+    skip_reason=skip_reason,
 )

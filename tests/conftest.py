@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,37 @@ def qwen3_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
                           tokenizer=tokenizer, chat_template=CHAT_TEMPLATE).save_pretrained(path)
     (path / "acpo_bench.json").write_text(json.dumps({"frames": 2, "videos_kwargs": {"size": size}}))
     return path
+
+
+# --- a real headless Chromium for the HTML pages (leaderboard, viewer) -------------------------------------------
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+# Chromium tries to reach Google services on start; with no network it waits on them unless these are off.
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--window-size=1400,900")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium + chromedriver through selenium, logging the console and every network request."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        from tests.requires import unavailable
+
+        unavailable("chromium and chromedriver", "apt-get install -y chromium chromium-driver (make test does: "
+                                                 "tools/system_deps.sh)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="acpo-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # an explicit driver: no download
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)

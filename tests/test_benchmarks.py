@@ -21,6 +21,7 @@ from acpo_bench.tasks import BUILTIN
 from acpo_bench.tasks._answer_rules import RULES
 from acpo_bench.tasks.avhbench import SUBTASKS
 from acpo_bench.tasks.avhbench import load_data as load_avhbench
+from tests.requires import unavailable
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 QA = SHARED / "avhbench" / "QA.json"
@@ -30,10 +31,10 @@ PUBLISHED = {"audio_hallucination": 2290, "video_hallucination": 1136, "matching
 
 
 def need(path: Path) -> Path:
+    """A real annotation file from ../shared/data: the test fails in CI without it and is skipped elsewhere."""
     if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{path} is missing: CI runs beside a copy of shared/ (shared/data holds the real files)")
-        pytest.skip(f"{path} not found (the real annotation files live in ../shared/data beside the repository)")
+        unavailable(str(path), "the real annotation files live in ../shared/data beside the repository (CI runs "
+                               "beside a copy of shared/)")
     return path
 
 

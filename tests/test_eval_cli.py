@@ -218,3 +218,117 @@ def test_kill_9_at_random_points_then_rerun(plugin_path, small_world_dir, tmp_pa
         assert sample.read_bytes() == (out / sample.name).read_bytes(), "a sample was lost or changed"
     print(f"kill points survived: {survived} of {len(targets)} (target, committed before, after, landed): "
           f"{history}; samples lost: 0 of {sum(b['n'] for b in read(out)['tasks'].values())}")
+
+
+def test_default_output_dir_is_one_folder_per_setting(small_world_dir, tmp_path, monkeypatch, capsys):
+    """Without --output-dir a run goes to runs/<model>/<suite or tasks>[-limitN][-<data>][-<settings>]: another
+    suite, limit or seed never overwrites an earlier run, and the same command again finds its own cache."""
+    monkeypatch.chdir(tmp_path)
+    data = small_world_dir.name  # a dataset directory is named by its folder
+
+    def run(*extra: str) -> dict:
+        assert main(["eval", "--model", "audio-oracle", "--data", str(small_world_dir), "--quiet", *extra]) == 0
+        return read(capsys.readouterr().out.split("results: ")[1].split()[0].removesuffix("/results.json"))
+
+    settings = {f"core-{data}": ("--tasks", "core"),
+                f"core-limit6-{data}": ("--tasks", "core", "--limit", "6"),
+                f"swapped_audio+silent_video-limit6-{data}": ("--tasks", "swapped_audio,silent_video", "--limit", "6"),
+                f"core-limit6-{data}-generate-seed1": ("--tasks", "core", "--limit", "6", "--seed", "1",
+                                                       "--scoring", "generate")}
+    limits = {}
+    for folder, extra in settings.items():
+        results = run(*extra)
+        assert (tmp_path / "runs" / "audio-oracle" / folder / RESULTS_FILE).is_file()
+        limits[folder] = results["config"]["limit"]
+    assert sorted(p.name for p in (tmp_path / "runs" / "audio-oracle").iterdir()) == sorted(settings)
+    assert limits == {f"core-{data}": 48, f"core-limit6-{data}": 6, f"swapped_audio+silent_video-limit6-{data}": 6,
+                      f"core-limit6-{data}-generate-seed1": 6}
+    first = tmp_path / "runs" / "audio-oracle" / f"core-{data}"
+    again = run("--tasks", "core", "--limit", "48")  # the suite's own clip count: the same setting, the same folder
+    assert again["run_info"]["answers"]["computed"] == 0 and again["run_info"]["answers"]["cached"] > 0
+    assert without_run_info(again) == without_run_info(read(first))
+
+
+def test_an_output_dir_holding_a_run_with_other_settings_is_refused(small_world_dir, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(eval_args(small_world_dir, out, "audio-oracle", "--limit", "4")) == 0
+    before = (out / RESULTS_FILE).read_bytes()
+    capsys.readouterr()
+    assert main(eval_args(small_world_dir, out, "audio-oracle", "--limit", "6", "--scoring", "generate")) == 2
+    err = capsys.readouterr().err
+    assert f"{out} holds the results of a run with other settings" in err
+    assert "limit 4 there, 6 now" in err and 'scoring "auto" there, "generate" now' in err
+    assert "(4 clips, " in err and "(6 clips, " in err and "Give a new --output-dir" in err
+    assert (out / RESULTS_FILE).read_bytes() == before, "the earlier run's results must stay"
+    assert main(eval_args(small_world_dir, out, "audio-oracle", "--limit", "4", "--frames", "3")) == 2
+    assert "frames 2 there, 3 now" in capsys.readouterr().err
+    # the same command again resumes from the cache, as a rerun always did
+    assert main(eval_args(small_world_dir, out, "audio-oracle", "--limit", "4")) == 0
+    assert read(out)["run_info"]["answers"]["computed"] == 0
+    # a field an older results file lacks is not compared; the fields it has still are
+    older = read(out)
+    del older["config"]["limit"], older["config"]["sampling"]
+    (out / RESULTS_FILE).write_text(json.dumps(older))
+    assert main(eval_args(small_world_dir, out, "audio-oracle", "--limit", "4")) == 0
+    (out / RESULTS_FILE).write_text(json.dumps({**older, "config": {**older["config"], "limit": 4}}))
+    assert main(eval_args(small_world_dir, out, "visual-prior", "--limit", "4", "--no-cache")) == 2
+    assert 'model "audio-oracle" there, "visual-prior" now' in capsys.readouterr().err
+
+
+def test_skipped_clips_are_counted_per_reason_and_explained(small_world_dir, tmp_path, capsys):
+    import datasets
+
+    from acpo_bench.clips import write_manifest
+    from acpo_bench.tasks._probes import NOTHING_AUDIBLE, NOTHING_VISIBLE
+
+    data = tmp_path / "data"
+    shutil.copytree(small_world_dir, data)
+    rows = datasets.load_from_disk(str(data / "manifest")).to_list()
+    shutil.rmtree(data / "manifest")
+    rows[0]["visible"] = []  # nothing on screen: no swap partner, no "can you see" question
+    rows[1]["audible"] = []  # nothing heard: no POPE positive to balance the negatives
+    write_manifest(data, rows)
+    assert main(eval_args(data, tmp_path / "r", "audio-oracle")) == 0
+    out = capsys.readouterr().out
+    tasks = read(tmp_path / "r")["tasks"]
+    for block in tasks.values():
+        assert sum(block["skipped_reasons"].values()) == block["skipped"]
+    assert tasks["visual_presence"]["skipped_reasons"] == {NOTHING_VISIBLE: 1}
+    assert tasks["sound_presence"]["skipped_reasons"] == {NOTHING_AUDIBLE: 1}
+    assert tasks["swapped_audio"]["skipped_reasons"][NOTHING_VISIBLE] == 1
+    assert tasks["silent_video"]["skipped"] == 0 and tasks["silent_video"]["skipped_reasons"] == {}
+    assert "visual_presence (1 skipped)" in out
+    assert f"visual_presence: 1 clip skipped, {NOTHING_VISIBLE}" in out
+    assert f"sound_presence: 1 clip skipped, {NOTHING_AUDIBLE}" in out
+
+
+def test_a_task_without_skip_reasons_gets_a_generic_one(small_world):
+    from dataclasses import replace as replace_field
+
+    from acpo_bench.registry import resolve
+    from acpo_bench.runner import build_probes
+    from acpo_bench.task import NO_PROBE
+    from acpo_bench.tasks import BUILTIN
+
+    task = replace_field(resolve(BUILTIN["visual_presence"]), skip_reason=None)
+    clips = replace_field(small_world, clips=(replace_field(small_world.clips[0], visible=()),
+                                              *small_world.clips[1:]))
+    _, reasons = build_probes({"visual_presence": task}, clips, 0)["visual_presence"]
+    assert reasons == {NO_PROBE: 1}
+
+
+def test_the_summary_is_whole_in_a_pipe_and_has_a_legend(small_world_dir, tmp_path, monkeypatch, capsys):
+    """Output to a pipe or file (capsys is one): rich's fixed width (here COLUMNS=60) must not cut names."""
+    monkeypatch.setenv("COLUMNS", "60")
+    assert main(eval_args(small_world_dir, tmp_path / "r", "visual-prior", "--no-cache")) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out
+    results = read(tmp_path / "r")
+    for name, block in results["tasks"].items():
+        assert f"│ {name} " in out
+        for metric in block["headline"]:
+            assert f"│ {metric} " in out, metric
+    legend = next(line for line in out.splitlines() if line.startswith("VAHR = "))
+    assert "video-driven audio hallucination rate" in legend and "(lower is better ↓)" in legend
+    assert "AGS = audio grounding score" in legend and "(higher is better ↑)" in legend
+    assert f"results: {tmp_path / 'r' / RESULTS_FILE}  ·  " in out

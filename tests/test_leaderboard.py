@@ -20,8 +20,10 @@ from acpo_bench.leaderboard import html, tables
 from acpo_bench.leaderboard.runs import AGS, IncomparableError, load_run
 from acpo_bench.results import load_results, samples_file
 from tests.reporting import copy_run, edit_results, gzip_samples, make_reference_runs
+from tests.requires import unavailable
 
 EVIL = "<script>window.__pwned=1</script>&|x_y%$#{}\\~^`*"
+COMMITTED = Path(__file__).resolve().parents[1] / "leaderboard" / "results"
 
 
 @pytest.fixture(scope="session")
@@ -152,7 +154,7 @@ def _renamed(run, name):
     return type(run)(run.path, results)
 
 
-def test_latex_is_a_valid_booktabs_table(runs, evil_run, tmp_path, capsys):
+def test_latex_is_a_valid_booktabs_table(runs, evil_run, capsys):
     text = leaderboard(*(str(r.path) for r in runs), str(evil_run), "--format", "latex", "--baseline",
                        "visual-prior", capsys=capsys)
     nodes, _, _ = LatexWalker(text, tolerant_parsing=False).get_latex_nodes()
@@ -172,13 +174,21 @@ def test_latex_is_a_valid_booktabs_table(runs, evil_run, tmp_path, capsys):
     assert "\\textless{}" not in text and "<script>" in text  # < and > are not special in LaTeX text
     for raw, escaped in (("&", "\\&"), ("%", "\\%"), ("_", "\\_"), ("#", "\\#"), ("$", "\\$")):
         assert escaped in text, raw
+
+
+def test_latex_table_compiles(runs, evil_run, tmp_path, capsys):
+    """pdflatex compiles the table (make test installs TeX Live's LaTeX with tools/system_deps.sh; without it this
+    fails in CI and skips elsewhere, saying what to install)."""
     engine = shutil.which("pdflatex")
-    if engine:  # compile where a TeX engine is installed (it usually is not on CI)
-        doc = tmp_path / "t.tex"
-        doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage[T1]{fontenc}"
-                       "\\usepackage[utf8]{inputenc}\\begin{document}" + text + "\\end{document}\n")
-        subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path, check=True,
-                       capture_output=True, timeout=120)
+    if not engine:
+        unavailable("pdflatex", "apt-get install texlive-latex-recommended (make test does: tools/system_deps.sh)")
+    text = leaderboard(*(str(r.path) for r in runs), str(evil_run), "--format", "latex", "--baseline",
+                       "visual-prior", capsys=capsys)
+    doc = tmp_path / "t.tex"
+    doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage[T1]{fontenc}"
+                   "\\usepackage[utf8]{inputenc}\\begin{document}" + text + "\\end{document}\n")
+    subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path, check=True,
+                   capture_output=True, timeout=120)
 
 
 def _latex_rows(body: str) -> list[str]:
@@ -256,19 +266,24 @@ def test_gzipped_samples_render_as_the_plain_ones(reference_runs, tmp_path, caps
 def test_committed_runs_store_their_samples_gzipped():
     """leaderboard/results/ keeps samples as .jsonl.gz (82 MiB plain), each the plain bytes its results file hashed,
     compressed as `make leaderboard` does (gzip -n -9: no name or time in the header, so the bytes reproduce)."""
-    root = Path(__file__).resolve().parents[1] / "leaderboard" / "results"
+    root = COMMITTED
     runs = sorted(p.parent for p in root.glob("*/results.json"))
     assert runs and not list(root.glob("*/samples_*.jsonl")), "gzip the samples: make leaderboard"
     for run in runs:
         for task in load_results(run)["tasks"]:
             path, _ = samples_file(run, task)  # the sha256 of the plain bytes is checked here
             assert path.name == f"samples_{task}.jsonl.gz"
-    smallest = min(root.glob("*/samples_*.jsonl.gz"), key=lambda p: p.stat().st_size)
-    if shutil.which("gzip"):
-        task = smallest.name.removeprefix("samples_").removesuffix(".jsonl.gz")
-        again = subprocess.run(["gzip", "-n", "-9", "-c"], input=samples_file(smallest.parent, task)[1],
-                               capture_output=True, check=True).stdout
-        assert again == smallest.read_bytes()
+
+
+def test_committed_samples_are_gzip_n_9():
+    """The committed .gz bytes are what `make leaderboard` writes (gzip -n -9), so they reproduce."""
+    if not shutil.which("gzip"):
+        unavailable("the gzip command", "install gzip (`make leaderboard` compresses the samples with it)")
+    smallest = min(COMMITTED.glob("*/samples_*.jsonl.gz"), key=lambda p: p.stat().st_size)
+    task = smallest.name.removeprefix("samples_").removesuffix(".jsonl.gz")
+    again = subprocess.run(["gzip", "-n", "-9", "-c"], input=samples_file(smallest.parent, task)[1],
+                           capture_output=True, check=True).stdout
+    assert again == smallest.read_bytes()
 
 
 def test_committed_leaderboard_is_current(monkeypatch):
@@ -298,3 +313,36 @@ def test_labels_keep_local_checkpoints_apart():
         "qwen-omni @ input-seed1/policy"
     assert label(name="qwen-omni", adapter="runs/acpo-7b/", args={"path": "/ckpt/7b"}) == "qwen-omni + acpo-7b"
     assert label(name="qwen-omni", args={"path": ["not", "a", "path"]}) == "qwen-omni"
+
+
+def test_runs_on_other_clip_counts_are_told_apart(small_world_dir, tmp_path, capsys):
+    """Two --limit runs keep their world's name, so the names alone read the same: the refusal must say 6 vs 12
+    clips and show both fingerprints (the first user saw two identical data names and nothing else)."""
+    paths = {}
+    for limit in ("6", "12"):
+        paths[limit] = tmp_path / f"limit{limit}"
+        assert main(["eval", "--model", "blind", "--tasks", "core", "--data", str(small_world_dir), "--limit", limit,
+                     "--output-dir", str(paths[limit]), "--quiet", "--no-cache"]) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", str(paths["6"]), str(paths["12"])]) == 2
+    err = capsys.readouterr().err
+    six, twelve = (load_run(p).data for p in (paths["6"], paths["12"]))
+    assert six["name"] == twelve["name"]
+    line = next(line for line in err.splitlines() if line.strip().startswith(str(paths["12"])))
+    assert "data: 12 clips vs 6 clips" in line
+    fingerprints = [d["fingerprint"].removeprefix("sha256:")[:10] for d in (twelve, six)]
+    assert f"fingerprint {fingerprints[0]} vs {fingerprints[1]}" in line
+    assert f"(both {six['name']}, the synthetic world)" in line
+
+
+def test_data_differences_name_each_field_that_differs():
+    from acpo_bench.leaderboard.runs import data_differences
+
+    old = {"name": "mine", "fingerprint": "sha256:aaaaaaaaaaaa"}  # a file from before clips and world were recorded
+    new = {"name": "stamps-v1-n240-x", "world": "stamps", "clips": 240, "fingerprint": "sha256:bbbbbbbbbbbb"}
+    assert data_differences(old, new) == ("data: clip count not recorded vs 240 clips, not a generated world vs the "
+                                          "real-media world, mine vs stamps-v1-n240-x, fingerprint aaaaaaaaaa vs "
+                                          "bbbbbbbbbb")
+    same_but_content = {**new, "fingerprint": "sha256:cccccccccccc"}
+    assert data_differences(same_but_content, new) == ("data: fingerprint cccccccccc vs bbbbbbbbbb (both "
+                                                        "stamps-v1-n240-x, 240 clips, the real-media world)")

@@ -114,8 +114,11 @@ def test_lora_adapter_changes_the_fingerprint(checkpoint, adapter, tmp_path):
 def test_offline_without_weights_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache"):
+    with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache") as err:
         qwen_omni({})
+    # huggingface_hub's CLI is `hf` now (huggingface-cli is gone); the weights then load from a local directory
+    assert "`hf download Qwen/Qwen2.5-Omni-7B --local-dir DIR`" in str(err.value)
+    assert "--model-args path=DIR" in str(err.value) and "huggingface-cli" not in str(err.value)
     with pytest.raises(ModelLoadError, match="no such checkpoint directory"):
         qwen_omni({"path": str(tmp_path / "missing")})
     with pytest.raises(ValueError, match="unknown key"):
@@ -147,3 +150,27 @@ def test_qwen3_omni_through_the_same_adapter(qwen3_checkpoint, small_world, smal
     results = json.loads((tmp_path / "r" / "results.json").read_text())
     assert results["model"]["name"] == "qwen3-omni"
     assert all(block["errors"] == 0 for block in results["tasks"].values())
+
+
+def test_loading_draws_no_transformers_progress_bar(checkpoint, capfd):
+    """transformers' "Loading weights" tqdm bar left its updates in logs and CI output; warnings still print."""
+    capfd.readouterr()
+    qwen_omni({"path": str(checkpoint)})
+    assert "Loading weights" not in capfd.readouterr().err
+
+
+def test_the_quiet_block_silences_only_transformers_bars_and_only_inside(checkpoint, tmp_path, capfd):
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+    from transformers.utils import logging
+
+    from acpo_bench.models.qwen_omni.quiet import no_transformers_progress_bars
+
+    model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(checkpoint)
+    verbosity = logging.get_verbosity()
+    capfd.readouterr()
+    with no_transformers_progress_bars():
+        model.save_pretrained(tmp_path / "inside")
+        assert logging.get_verbosity() == verbosity, "transformers' warnings must stay on"
+    assert "Writing model shards" not in capfd.readouterr().err
+    model.save_pretrained(tmp_path / "outside")  # the bar is back after the block: the test can see one
+    assert "Writing model shards" in capfd.readouterr().err

@@ -187,3 +187,27 @@ def test_every_reader_field_damaged_in_turn_is_refused_or_readable(real_run):
                 (run_dir / RESULTS_FILE).write_bytes(dumps(damaged) if isinstance(damaged, dict) else
                                                      json.dumps(damaged).encode())
                 refused_or_readable(run_dir)
+
+
+def test_skipped_reasons_are_checked_and_optional(real_run, tmp_path):
+    """Files written before reasons were recorded load as before; a damaged reasons block names its field."""
+    from acpo_bench.cli.tables import skipped_lines
+
+    for source in real_run.iterdir():
+        if source.suffix in (".json", ".jsonl"):
+            (tmp_path / source.name).write_bytes(source.read_bytes())
+    results = load_results(tmp_path)
+    task = next(iter(results["tasks"]))
+    assert isinstance(results["tasks"][task]["skipped_reasons"], dict)
+    older = copy.deepcopy(results)
+    del older["tasks"][task]["skipped_reasons"]
+    older["tasks"][task]["skipped"] = 2
+    write_results(tmp_path, older)
+    assert "skipped_reasons" not in load_results(tmp_path)["tasks"][task]
+    assert f"{task}: 2 clips skipped, reason not recorded" in skipped_lines(older)
+    for damaged in (["no partner"], {"no partner": "3"}, "3"):
+        results["tasks"][task]["skipped_reasons"] = damaged
+        write_results(tmp_path, results)
+        with pytest.raises(ResultsError, match=rf"tasks\.{task}\.skipped_reasons is .* expected an object of "
+                                               "reason -> number of clips skipped"):
+            load_results(tmp_path)

@@ -22,7 +22,7 @@ def main() -> int:
                         "--target", staged, str(ROOT)], check=True)
         site = sysconfig.get_paths()["purelib"]
         code = ("import sys; from importlinter.cli import lint_imports_command; "
-                f"sys.argv = ['lint-imports', '--config', {str(ROOT / 'setup.cfg')!r}, '--no-cache']; "
+                f"sys.argv = ['lint-imports', {str(ROOT / 'setup.cfg')!r}, '--no-cache']; "
                 "lint_imports_command()")
         # -S: no .pth files, so the editable hook cannot shadow the staged copy; cwd=staged for the same reason
         env = {"PYTHONPATH": f"{staged}:{site}", "PATH": "/usr/bin:/bin"}

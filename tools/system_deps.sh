@@ -3,7 +3,8 @@
 #   tuxpaint-stamps-default  the real-media world's pictures and recordings (read from the installation, GPL)
 #   libcairo2                rasterises the world's three SVG-only stamps (cairosvg)
 #   ffmpeg                   Qwen's own inference path reads audio through it (qwen-omni-utils -> audioread)
-#   chromium, chromium-driver  the HTML leaderboard test in a headless browser
+#   chromium, chromium-driver  the HTML leaderboard and the sample viewer in a headless browser
+#   texlive-latex-recommended  pdflatex and booktabs: the LaTeX leaderboard table is compiled in a test
 # Elsewhere it names what is missing and fails, so no test is skipped for want of a package.
 set -euo pipefail
 missing=()
@@ -12,6 +13,7 @@ missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+{ command -v pdflatex >/dev/null && kpsewhich booktabs.sty >/dev/null; } || missing+=(texlive-latex-recommended)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if command -v apt-get >/dev/null; then
     sudo=""

@@ -23,11 +23,13 @@ from acpo_bench.cli import (
     score_cmd,
     sweep_cmd,
     train_cmd,
+    view_cmd,
     zoo_cmd,
 )
+from acpo_bench.cli.common import split_overrides
 
 COMMANDS = (eval_cmd, list_cmd, data_cmd, score_cmd, probes_cmd, lmms_cmd, gate_cmd, leaderboard_cmd, plot_cmd,
-            zoo_cmd, sweep_cmd, train_cmd, pipeline_cmd)
+            zoo_cmd, sweep_cmd, train_cmd, pipeline_cmd, view_cmd)
 err_console = Console(stderr=True)
 
 
@@ -44,8 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """parse_args, except that a command's ``key=value`` recipe overrides may stand anywhere on the line (argparse
+    alone takes them only before the first option that follows the command's positionals)."""
+    args, unknown = parser.parse_known_args(argv)
+    rest = split_overrides(args, unknown)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(build_parser(), argv)
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ import argparse
 
 from rich.console import Console
 
+from acpo_bench.cli.common import positive_int
 from acpo_bench.clips import load_clips
 from acpo_bench.synth.world import WorldConfig
 
@@ -30,13 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _world_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir", required=True)
-    p.add_argument("--clips", type=int, default=WorldConfig.clips)
+    p.add_argument("--clips", type=positive_int("clips"), default=WorldConfig.clips)
     p.add_argument("--seed", type=int, default=WorldConfig.seed)
     p.add_argument("--av-correlation", type=float, default=WorldConfig.av_correlation,
                    help="probability that a visible source is audible (the visual shortcut's strength)")
     p.add_argument("--offscreen-prob", type=float, default=WorldConfig.offscreen_prob,
                    help="probability of an extra audible source that is not visible")
-    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--workers", type=positive_int("worker processes"), default=None)
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.console import Console
 
 from acpo_bench import distributed
 from acpo_bench.adapter import parse_model_args
-from acpo_bench.cli.common import load_data, load_model, resolve_tasks, slug
+from acpo_bench.cli.common import (
+    default_output_dir,
+    eval_settings,
+    load_data,
+    load_model,
+    positive_float,
+    positive_int,
+    resolve_tasks,
+)
 from acpo_bench.cli.tables import print_summary
 from acpo_bench.evaluation import ModelSpec, evaluate_to_dir
 from acpo_bench.media import MediaSpec
@@ -23,24 +30,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="adapter name (see `acpo-bench list`)")
     p.add_argument("--model-args", default="", help="k=v,... passed to the adapter (e.g. path=/ckpt,dtype=bf16)")
     p.add_argument("--adapter", default=None, help="a fine-tuned adapter directory (e.g. a LoRA from acpo-bench train)")
-    p.add_argument("--tasks", default="all", help="a suite (all, core) or task names separated by commas")
+    p.add_argument("--tasks", default="all", help="a suite (all, core) or task names separated by commas; a suite "
+                                                  "in the list stands for its tasks (core,avhbench...)")
     p.add_argument("--data", default=None,
                    help="a clip dataset directory, or a generated world by name: stamps (real media) or synth "
                         "(default: the world the checkpoint declares, else stamps)")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N clips")
+    p.add_argument("--limit", type=positive_int("clips"), default=None, help="use only the first N clips")
     p.add_argument("--skip-missing", action="store_true",
                    help="benchmarks with their own files (avhbench, cmm): evaluate the items whose videos are "
                         "present; the missing clips are counted as the task's 'skipped'")
     p.add_argument("--scoring", choices=("auto", "loglik", "generate"), default="auto",
                    help="yes/no by choice log-probs (loglik), by generation, or loglik where the adapter can (auto)")
-    p.add_argument("--frames", type=int, default=None, help="frames sampled per clip (default: the adapter's, or 2)")
-    p.add_argument("--fps", type=float, default=None, help="sample frames at this rate instead of a fixed count")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--max-new-tokens", type=int, default=None,
+    p.add_argument("--frames", type=positive_int("frames"), default=None,
+                   help="frames sampled per clip (default: the adapter's, or 2)")
+    p.add_argument("--fps", type=positive_float("frame rate"), default=None,
+                   help="sample frames at this rate instead of a fixed count")
+    p.add_argument("--batch-size", type=positive_int("requests per batch"), default=None)
+    p.add_argument("--max-new-tokens", type=positive_int("tokens"), default=None,
                    help="generation length for open prompts (default: the adapter's, or 64)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output-dir", default=None, help="where results, samples and the answer cache go "
-                                                       "(default: runs/<model>)")
+    p.add_argument("--output-dir", default=None,
+                   help="where results, samples and the answer cache go (default: runs/<model>/<suite or "
+                        "tasks>[-limitN][-<data>]..., one folder per setting; a rerun resumes from its cache, and "
+                        "a folder holding a run with other settings is refused)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the answer cache")
     p.add_argument("--max-error-rate", type=float, default=None,
                    help=f"exit {EXIT_TOO_MANY_ERRORS} when more than this share of probes ended in errors")
@@ -71,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
     config = EvalConfig(scoring=args.scoring, media=media_spec(args, adapter), seed=args.seed,
                         batch_size=args.batch_size or adapter.default_batch_size, limit=limit,
                         max_new_tokens=args.max_new_tokens or getattr(adapter, "max_new_tokens", None) or 64)
-    default_dir = Path("runs") / (slug(args.model) + (f"-{slug(Path(args.adapter).name)}" if args.adapter else ""))
-    run = evaluate_to_dir(spec, adapter, tasks, clips, config, args.output_dir or default_dir,
+    output_dir = args.output_dir or default_output_dir("", args, suite_clips, getattr(adapter, "world", None),
+                                                       eval_settings(args))
+    run = evaluate_to_dir(spec, adapter, tasks, clips, config, output_dir,
                           use_cache=not args.no_cache, show_progress=not quiet, shard=shard)
     if shard is not None and not shard.is_main:
         return _error_exit(run.outcome, args.max_error_rate, None)
@@ -80,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     stats = run.outcome.stats
     ranks = f" on {shard.world} processes" if shard else ""
     console.print(f"results: {run.path}  ·  {stats['computed']} answers computed{ranks}, {stats['cached']} from "
-                  f"cache  ·  {run.results['run_info']['duration_s']:.1f} s")
+                  f"cache  ·  {run.results['run_info']['duration_s']:.1f} s", soft_wrap=True)
     return _error_exit(run.outcome, args.max_error_rate, console)
 
 
@@ -90,7 +103,7 @@ def _error_exit(outcome: EvalOutcome, max_rate: float | None, console: Console |
     errors = sum(o.errors for o in outcome.tasks.values())
     if errors and console:
         console.print(f"[yellow]{errors} of {total} probes ended in errors[/yellow] (reasons in the samples files, "
-                      "field 'error')")
+                      "field 'error')", soft_wrap=True)
     if max_rate is not None and total and errors / total > max_rate:
         if console:
             console.print(f"[red]error rate {errors / total:.3f} exceeds --max-error-rate {max_rate}[/red]")

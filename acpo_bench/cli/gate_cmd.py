@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from acpo_bench.cli.common import positive_int
 from acpo_bench.leaderboard import gate_report
 from acpo_bench.leaderboard.gate import DEFAULT_GATE, GateMetric, parse_metric_spec, run_gate
 from acpo_bench.leaderboard.pairing import InvalidComparison
@@ -34,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", action="append", default=[], metavar="TASK.METRIC",
                    help="a metric to test and show without gating it (repeat)")
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate across gated metrics (Holm)")
-    p.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="clip bootstrap resamples")
+    p.add_argument("--resamples", type=positive_int("bootstrap resamples"), default=DEFAULT_RESAMPLES,
+                   help="clip bootstrap resamples")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (the gate is deterministic for a seed)")
     p.add_argument("--junit", default=None, metavar="FILE", help="write JUnit XML (one test case per metric)")
     p.add_argument("--summary", default=None, metavar="FILE",

@@ -10,7 +10,7 @@ import argparse
 
 from rich.console import Console
 
-from acpo_bench.cli.common import load_data, resolve_tasks
+from acpo_bench.cli.common import load_data, positive_float, positive_int, resolve_tasks
 from acpo_bench.tasks.lmms_export import export
 
 
@@ -20,10 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = lmms_sub.add_parser("export", help="write an lmms-eval task folder", description=__doc__)
     e.add_argument("--tasks", default="core", help="a suite or task names separated by commas")
     e.add_argument("--data", default=None, help="a clip dataset or benchmark directory (default: synthetic world)")
-    e.add_argument("--limit", type=int, default=None, help="first N clips only")
+    e.add_argument("--limit", type=positive_int("clips"), default=None, help="first N clips only")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--fps", type=float, default=8.0, help="frame rate of remuxed media (swapped/silent audio)")
-    e.add_argument("--max-new-tokens", type=int, default=64)
+    e.add_argument("--fps", type=positive_float("frame rate"), default=8.0,
+                   help="frame rate of remuxed media (swapped/silent audio)")
+    e.add_argument("--max-new-tokens", type=positive_int("tokens"), default=64)
     e.add_argument("--output-dir", required=True)
     e.set_defaults(handler=run_export)
 

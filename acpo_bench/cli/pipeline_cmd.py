@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from acpo_bench.adapter import parse_model_args
+from acpo_bench.cli.common import positive_int
 from acpo_bench.cli.train_cmd import checkpoint_for
 
 OBJECTIVE_CHOICES = ("output", "input", "both", "all")
@@ -18,10 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", default=None, help="ACPO recipe (default: training/recipes/acpo_tiny.yaml)")
     p.add_argument("--objective", choices=OBJECTIVE_CHOICES, default="both",
                    help="ablation: output-contrastive only, input-contrastive only, both, or all three")
-    p.add_argument("--seeds", type=int, default=1, help="training seeds (mean ± sd across them)")
-    p.add_argument("--eval-clips", type=int, default=400, help="clips of the evaluation world (>= 400 resolves "
-                                                                 "a few points of change)")
-    p.add_argument("--train-clips", type=int, default=1000, help="clips of the training world the pairs come from")
+    p.add_argument("--seeds", type=positive_int("training seeds"), default=1,
+                   help="training seeds (mean ± sd across them)")
+    p.add_argument("--eval-clips", type=positive_int("clips"), default=400,
+                   help="clips of the evaluation world (>= 400 resolves a few points of change)")
+    p.add_argument("--train-clips", type=positive_int("clips"), default=1000,
+                   help="clips of the training world the pairs come from")
     p.add_argument("--train-av-correlation", type=float, default=0.5,
                    help="visible->audible probability of the pairs' world (lower: more visible-silent pairs)")
     p.add_argument("--tasks", default="all")
@@ -32,10 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from acpo_bench.models.qwen_omni.quiet import no_transformers_progress_bars
     from acpo_bench.pipeline import DEFAULT_RECIPE, PipelineConfig, run_pipeline
 
-    if args.seeds < 1:
-        raise ValueError("--seeds must be >= 1")
     model_args = parse_model_args(args.model_args)
     objectives = ("output", "input", "both") if args.objective == "all" else (args.objective,)
     config = PipelineConfig(checkpoint=checkpoint_for(args.model, model_args), output_dir=Path(args.output_dir),
@@ -44,5 +46,6 @@ def run(args: argparse.Namespace) -> int:
                             overrides=tuple(args.overrides), objectives=objectives, seeds=args.seeds,
                             eval_clips=args.eval_clips, train_clips=args.train_clips,
                             train_av_correlation=args.train_av_correlation, tasks=args.tasks)
-    run_pipeline(config, show_progress=not args.quiet)
+    with no_transformers_progress_bars():  # each stage shows its own progress
+        run_pipeline(config, show_progress=not args.quiet)
     return 0

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from acpo_bench.cli.common import positive_int
 from acpo_bench.clips import load_clips
 from acpo_bench.probes_build import DESCRIBES, REPORT, build_probes_dataset
 
@@ -32,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--output-dir", required=True)
     b.add_argument("--copy", action="store_true", help="copy the videos into the dataset (default: clips/ holds "
                                                        "relative symlinks to them)")
-    b.add_argument("--workers", type=int, default=None, help="processes that check the media (default: CPUs)")
+    b.add_argument("--workers", type=positive_int("worker processes"), default=None,
+                   help="processes that check the media (default: CPUs)")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(handler=run_build)
 

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from acpo_bench.adapter import parse_model_args
 from acpo_bench.cache import ResponseCache
-from acpo_bench.cli.common import load_data, load_model, resolve_tasks, slug
-from acpo_bench.cli.tables import fmt, fmt_ci
+from acpo_bench.cli.common import default_output_dir, load_data, load_model, positive_int, resolve_tasks
+from acpo_bench.cli.tables import fmt, fmt_ci, print_table
 from acpo_bench.media import MediaSpec
 from acpo_bench.results import atomic_write
 from acpo_bench.runner import EvalConfig, evaluate
@@ -32,10 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--frames", default="1,2,4,8", help="frame counts, comma-separated")
     f.add_argument("--tasks", default="swapped_audio,silent_video,visual_presence")
     f.add_argument("--data", default=None)
-    f.add_argument("--limit", type=int, default=None)
+    f.add_argument("--limit", type=positive_int("clips"), default=None, help="use only the first N clips")
     f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--batch-size", type=int, default=None)
-    f.add_argument("--output-dir", default=None, help="default: runs/sweep-frames-<model>")
+    f.add_argument("--batch-size", type=positive_int("requests per batch"), default=None)
+    f.add_argument("--output-dir", default=None,
+                   help="default: runs/sweep-frames-<model>/<tasks>[-limitN][-<data>], one folder per setting")
     f.add_argument("--quiet", action="store_true")
     f.set_defaults(handler=run)
 
@@ -55,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     tasks, suite_clips = resolve_tasks(args.tasks)
     adapter = load_model(args.model, parse_model_args(args.model_args), args.adapter)
     clips = load_data(tasks, args.data, show_progress=not args.quiet, world=getattr(adapter, "world", None))
-    output = Path(args.output_dir or Path("runs") / f"sweep-frames-{slug(args.model)}")
+    output = Path(args.output_dir or default_output_dir("sweep-frames-", args, suite_clips,
+                                                        getattr(adapter, "world", None),
+                                                        [f"seed{args.seed}"] if args.seed else []))
     output.mkdir(parents=True, exist_ok=True)
     cache = ResponseCache(output / "cache.sqlite", adapter.fingerprint())  # the frame count is part of each key
     curve = []
@@ -76,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
                 "data": {"name": clips.name, "fingerprint": clips.head(args.limit or suite_clips).fingerprint()},
                 "seed": args.seed, "curve": curve}
     atomic_write(output / "frames_curve.json", (json.dumps(document, indent=2) + "\n").encode())
-    Console().print(curve_table(document))
-    Console().print(f"curve: {output / 'frames_curve.json'}")
+    console = Console()
+    print_table(console, curve_table(document))
+    console.print(f"curve: {output / 'frames_curve.json'}", soft_wrap=True)
     return 0
 
 

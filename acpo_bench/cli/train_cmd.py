@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from acpo_bench.adapter import parse_model_args
+from acpo_bench.cli.common import positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--world", choices=("stamps", "synth"), default=None,
                    help="the training world without --data (default: the one the model named by "
                         "--on-policy-model / --precompute-reference declares, else stamps: real media)")
-    b.add_argument("--world-clips", type=int, default=1000, help="clips of the training world")
+    b.add_argument("--world-clips", type=positive_int("clips"), default=1000, help="clips of the training world")
     b.add_argument("--world-seed", type=int, default=1000, help="its seed (the default eval world uses 0)")
     b.add_argument("--world-av-correlation", type=float, default=0.5,
                    help="its visible->audible probability (lower: more visible-silent pairs)")
@@ -30,11 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--on-policy-model", default=None, help="also mine the model's own hallucinations as y-")
     b.add_argument("--model-args", default="")
-    b.add_argument("--on-policy-clips", type=int, default=200)
+    b.add_argument("--on-policy-clips", type=positive_int("clips"), default=200)
     b.add_argument("--precompute-reference", default=None, metavar="MODEL",
                    help="store the reference log-probs of this model (qwen-omni-tiny, or qwen-omni with "
                         "--model-args path=...) in the pairs, for recipes with reference: precomputed")
-    b.add_argument("--frames", type=int, default=2, help="frames per clip for the precomputed reference")
+    b.add_argument("--frames", type=positive_int("frames"), default=2,
+                   help="frames per clip for the precomputed reference")
     b.set_defaults(handler=run_pairs)
 
     t = sub.add_parser("train", help="train ACPO on preference pairs", description="Train ACPO (training/acpo.py).")
@@ -109,10 +111,12 @@ def run_pairs(args: argparse.Namespace) -> int:
             "seed": args.seed, "on_policy_model": args.on_policy_model}
     out = save_pairs(pairs, args.output_dir, meta)
     if args.precompute_reference:
+        from acpo_bench.models.qwen_omni.quiet import no_transformers_progress_bars
         from acpo_bench.training.acpo import precompute_reference
 
-        precompute_reference(checkpoint_for(args.precompute_reference, parse_model_args(args.model_args)), out,
-                             frames=args.frames)
+        with no_transformers_progress_bars():
+            precompute_reference(checkpoint_for(args.precompute_reference, parse_model_args(args.model_args)), out,
+                                 frames=args.frames)
     counts = json.loads((out / "pairs.json").read_text())["counts"]
     table = Table(title=f"pairs · {clips.name}", title_justify="left")
     table.add_column("kind")
@@ -149,13 +153,15 @@ def _generator(model: str, model_args: dict[str, str]):
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from acpo_bench.models.qwen_omni.quiet import no_transformers_progress_bars
     from acpo_bench.training.acpo import ACPOConfig, train
     from acpo_bench.training.recipe import load_recipe
 
     overrides = list(args.overrides) + ([f"objective={args.objective}"] if args.objective else [])
     config = load_recipe(ACPOConfig, args.recipe, overrides)
-    output = train(checkpoint_for(args.model, parse_model_args(args.model_args)), args.pairs, args.output_dir,
-                   config, resume=args.resume, show_progress=not args.quiet)
+    with no_transformers_progress_bars():  # the trainer's own rich bar shows progress
+        output = train(checkpoint_for(args.model, parse_model_args(args.model_args)), args.pairs, args.output_dir,
+                       config, resume=args.resume, show_progress=not args.quiet)
     Console().print(f"policy: {output / 'policy'}  ·  log: {output / 'acpo.json'}")
     return 0
 
@@ -178,9 +184,11 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
+    from acpo_bench.models.qwen_omni.quiet import no_transformers_progress_bars
     from acpo_bench.training.acpo import merge_lora
 
-    out = merge_lora(checkpoint_for(args.model, parse_model_args(args.model_args)), Path(args.adapter),
-                     Path(args.output_dir))
+    with no_transformers_progress_bars():
+        out = merge_lora(checkpoint_for(args.model, parse_model_args(args.model_args)), Path(args.adapter),
+                         Path(args.output_dir))
     Console().print(f"merged checkpoint: {out} (evaluate with --model qwen-omni --model-args path={out})")
     return 0

@@ -43,6 +43,7 @@ RECIPES = {"tiny": "tiny_sft.yaml", "tiny-stamps": "tiny_stamps_sft.yaml"}  # in
 def run(args: argparse.Namespace) -> int:
     from importlib import resources
 
+    from acpo_bench.models.qwen_omni.quiet import no_transformers_progress_bars
     from acpo_bench.training.recipe import load_recipe
     from acpo_bench.training.sft_tiny import TinySFTConfig, train
 
@@ -50,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     recipe = args.recipe or str(resources.files("acpo_bench.training") / "recipes" / RECIPES[args.name])
     config = load_recipe(TinySFTConfig, recipe, overrides)
     console = Console()
-    output = train(config, show_progress=not args.quiet, command=provenance.command_line())
+    with no_transformers_progress_bars():  # the trainer's own rich bar shows progress
+        output = train(config, show_progress=not args.quiet, command=provenance.command_line())
     results = None if args.no_eval else _evaluate(output, console, args.quiet)
     _write_card(output, results)
     console.print(f"checkpoint, processor and model card written to {output}")
