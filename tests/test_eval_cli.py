@@ -332,3 +332,5 @@ def test_the_summary_is_whole_in_a_pipe_and_has_a_legend(small_world_dir, tmp_pa
     assert "video-driven audio hallucination rate" in legend and "(lower is better ↓)" in legend
     assert "AGS = audio grounding score" in legend and "(higher is better ↑)" in legend
     assert f"results: {tmp_path / 'r' / RESULTS_FILE}  ·  " in out
+    hint = f"browse the samples: acpo-bench view {tmp_path / 'r'} --output {tmp_path / 'r' / 'samples.html'}"
+    assert hint in out

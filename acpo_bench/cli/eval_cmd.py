@@ -18,6 +18,7 @@ from acpo_bench.cli.common import (
     resolve_tasks,
 )
 from acpo_bench.cli.tables import print_summary
+from acpo_bench.cli.view_cmd import view_hint
 from acpo_bench.evaluation import ModelSpec, evaluate_to_dir
 from acpo_bench.media import MediaSpec
 from acpo_bench.runner import EvalConfig, EvalOutcome
@@ -94,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     ranks = f" on {shard.world} processes" if shard else ""
     console.print(f"results: {run.path}  ·  {stats['computed']} answers computed{ranks}, {stats['cached']} from "
                   f"cache  ·  {run.results['run_info']['duration_s']:.1f} s", soft_wrap=True)
+    console.print(view_hint(run.path.parent), soft_wrap=True,
+                  highlight=False)
     return _error_exit(run.outcome, args.max_error_rate, console)
 
 
