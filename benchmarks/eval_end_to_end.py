@@ -21,9 +21,9 @@ from pathlib import Path
 import realsize
 
 from acpo_bench.clips import load_clips
-from acpo_bench.evaluation import ModelSpec, evaluate_to_dir, resolve_tasks
 from acpo_bench.models.qwen_omni.adapter import FAMILIES, QwenOmniAdapter
 from acpo_bench.runner import EvalConfig
+from acpo_bench.workflows.evaluation import ModelSpec, evaluate_to_dir, resolve_tasks
 
 
 def main() -> None:

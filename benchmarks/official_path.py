@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     from acpo_bench.adapter import parse_model_args
-    from acpo_bench.evaluation import load_model
+    from acpo_bench.workflows.evaluation import load_model
 
     model_args = {**parse_model_args(args.model_args), "preset": "qwen-utils", "feature_cache": "false"}
     adapter = load_model(args.model, model_args, None)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from acpo_bench.cli import build_parser, main, parse_arguments
-from acpo_bench.evaluation import resolve_tasks
 from acpo_bench.registry import UnknownNameError
 from acpo_bench.runner import EvalConfig
 from acpo_bench.tasks.suites import SUITES
+from acpo_bench.workflows.evaluation import resolve_tasks
 
 
 def usage_error(argv: list[str], capsys) -> str:

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import official_path
 
 from acpo_bench.clips import load_clips
-from acpo_bench.evaluation import load_model
+from acpo_bench.workflows.evaluation import load_model
 
 # Qwen's own path, verbatim, warns where the adapter does not: its processor call takes return_tensors="pt" (torch
 # tensors into np.arange: numpy 2 asks for a copy keyword torch's __array__ lacks), and qwen-omni-utils reads the

@@ -75,7 +75,7 @@ def test_tables_carry_the_gate_verdict_per_seed(pipeline_run):
 
 def test_gate_verdict_is_what_the_gate_command_says(small_world_dir, tmp_path_factory, capsys):
     from acpo_bench.leaderboard.runs import load_run
-    from acpo_bench.pipeline import gate_verdict
+    from acpo_bench.workflows.pipeline import gate_verdict
     from tests.reporting import make_reference_runs
 
     runs = make_reference_runs(small_world_dir, tmp_path_factory)

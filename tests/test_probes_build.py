@@ -13,8 +13,8 @@ import pytest
 from acpo_bench.cli import main
 from acpo_bench.clips import DatasetError, load_clips
 from acpo_bench.media import write_mp4
-from acpo_bench.probes_build import REPORT, build_lexicon, read_labels, vggsounder_labels
 from acpo_bench.results import load_results
+from acpo_bench.workflows.probes_build import REPORT, build_lexicon, read_labels, vggsounder_labels
 
 
 def vggsounder_csv(path: Path, clips, extra_rows=()) -> Path:
@@ -149,7 +149,7 @@ def test_labels_from_the_vggsounder_package(tmp_path):
     ("labels.jsonl", '{"video_id": "a", "label": "dog", "modality": "A"}\n{oops}\n', r"labels.jsonl: line 2 is not"),
 ])
 def test_broken_label_files_name_the_file(tmp_path, name, text, message):
-    from acpo_bench.probes_build import _rows
+    from acpo_bench.workflows.probes_build import _rows
 
     path = tmp_path / name
     path.write_text(text)

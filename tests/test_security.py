@@ -15,8 +15,8 @@ import torch
 from acpo_bench.cli import main
 from acpo_bench.clips import DatasetError, load_clips, write_manifest
 from acpo_bench.registry import resolve
-from acpo_bench.rescore import rescore
 from acpo_bench.tasks import BUILTIN
+from acpo_bench.workflows.rescore import rescore
 
 ROOT = Path(__file__).resolve().parents[1]
 ESCAPES = ["../../etc/passwd", "/etc/passwd", "clips/../../../etc/passwd", "..", ""]

@@ -132,7 +132,7 @@ def test_reference_adapters_are_exact_on_the_real_media_world(small_stamps_dir, 
 
 
 def test_a_model_without_a_declared_world_defaults_to_real_media(monkeypatch):
-    from acpo_bench.evaluation import load_data, resolve_tasks
+    from acpo_bench.workflows.evaluation import load_data, resolve_tasks
 
     built = []
     monkeypatch.setattr("acpo_bench.worlds.build", lambda spec, show_progress=True: built.append(spec.kind))

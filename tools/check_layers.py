@@ -7,6 +7,7 @@ stages a plain install in a temporary directory and runs lint-imports there with
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -17,9 +18,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="acpo-layers-") as staged:
+    with tempfile.TemporaryDirectory(prefix="acpo-layers-") as staged, \
+            tempfile.TemporaryDirectory(prefix="acpo-layers-src-") as source:
+        # installed from a copy of the tree: setuptools leaves ROOT/build/lib as it was, so a module moved or
+        # deleted since an earlier build would still be installed from there and checked
+        shutil.copytree(ROOT, source, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".git", ".venv*", "build", "*.egg-info", "__pycache__",
+                                                      ".pytest_cache", ".ruff_cache", "runs", ".whl", ".world"))
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                        "--target", staged, str(ROOT)], check=True)
+                        "--target", staged, source], check=True)
         site = sysconfig.get_paths()["purelib"]
         code = ("import sys; from importlinter.cli import lint_imports_command; "
                 f"sys.argv = ['lint-imports', {str(ROOT / 'setup.cfg')!r}, '--no-cache']; "

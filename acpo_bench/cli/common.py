@@ -1,4 +1,4 @@
-"""Helpers the commands share. Resolving task and model names and loading data live in acpo_bench.evaluation
+"""Helpers the commands share. Resolving task and model names and loading data live in acpo_bench.workflows.evaluation
 (the pipeline uses them too) and are re-exported here for the commands."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from acpo_bench.evaluation import load_data, load_model, resolve_tasks, task_tokens
 from acpo_bench.schemas import stable_hash
+from acpo_bench.workflows.evaluation import load_data, load_model, resolve_tasks, task_tokens
 from acpo_bench.worlds import WORLDS, world_for
 
 __all__ = ["default_output_dir", "eval_settings", "load_data", "load_model", "positive_float", "positive_int",

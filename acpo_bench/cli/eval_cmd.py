@@ -19,9 +19,9 @@ from acpo_bench.cli.common import (
 )
 from acpo_bench.cli.tables import print_summary
 from acpo_bench.cli.view_cmd import view_hint
-from acpo_bench.evaluation import ModelSpec, evaluate_to_dir
 from acpo_bench.media import MediaSpec
 from acpo_bench.runner import EvalConfig, EvalOutcome
+from acpo_bench.workflows.evaluation import ModelSpec, evaluate_to_dir
 
 EXIT_TOO_MANY_ERRORS = 3
 

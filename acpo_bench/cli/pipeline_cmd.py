@@ -1,4 +1,5 @@
-"""``acpo-bench pipeline``: base eval -> pairs -> ACPO -> tuned eval -> before/after tables (acpo_bench/pipeline.py)."""
+"""``acpo-bench pipeline``: base eval -> pairs -> ACPO -> tuned eval -> before/after tables
+(acpo_bench/workflows/pipeline.py)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from acpo_bench.models.qwen_omni.quiet import no_transformers_progress_bars
-    from acpo_bench.pipeline import DEFAULT_RECIPE, PipelineConfig, run_pipeline
+    from acpo_bench.workflows.pipeline import DEFAULT_RECIPE, PipelineConfig, run_pipeline
 
     model_args = parse_model_args(args.model_args)
     objectives = ("output", "input", "both") if args.objective == "all" else (args.objective,)

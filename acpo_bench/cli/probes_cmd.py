@@ -11,7 +11,7 @@ from rich.table import Table
 
 from acpo_bench.cli.common import positive_int
 from acpo_bench.clips import load_clips
-from acpo_bench.probes_build import DESCRIBES, REPORT, build_probes_dataset
+from acpo_bench.workflows.probes_build import DESCRIBES, REPORT, build_probes_dataset
 
 SHOW_SKIPPED = 20
 

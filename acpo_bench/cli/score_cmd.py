@@ -15,9 +15,9 @@ from acpo_bench import provenance
 from acpo_bench.cli.common import resolve_tasks
 from acpo_bench.cli.tables import fmt, fmt_ci, print_summary
 from acpo_bench.lexicon import Lexicon
-from acpo_bench.rescore import rescore
 from acpo_bench.results import SCHEMA_VERSION, task_block, write_results, write_samples
 from acpo_bench.runner import TaskOutcome
+from acpo_bench.workflows.rescore import rescore
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,25 +1,17 @@
-"""``acpo-bench sweep frames``: VAHR against the number of video frames (the ACPO paper's probe: more frames, more
-audio hallucination). Each point is a full evaluation at that frame count; the curve is printed and written."""
+"""``acpo-bench sweep frames``: VAHR against the number of video frames (acpo_bench/workflows/sweep.py); the curve
+is printed and written."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from acpo_bench.adapter import parse_model_args
-from acpo_bench.cache import ResponseCache
 from acpo_bench.cli.common import default_output_dir, load_data, load_model, positive_int, resolve_tasks
 from acpo_bench.cli.tables import fmt, fmt_ci, print_table
-from acpo_bench.media import MediaSpec
-from acpo_bench.results import atomic_write
-from acpo_bench.runner import EvalConfig, evaluate
-
-CURVE_METRICS = (("swapped_audio", "vahr_yn"), ("swapped_audio", "vahr_open"), ("swapped_audio", "invariance_yn"),
-                 ("silent_video", "silent_hallucination_rate"), ("visual_presence", "own_accuracy"))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +44,8 @@ def parse_counts(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from acpo_bench.workflows.sweep import CURVE_FILE, frames_sweep
+
     counts = parse_counts(args.frames)
     tasks, suite_clips = resolve_tasks(args.tasks)
     adapter = load_model(args.model, parse_model_args(args.model_args), args.adapter)
@@ -59,29 +53,12 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output_dir or default_output_dir("sweep-frames-", args, suite_clips,
                                                         getattr(adapter, "world", None),
                                                         [f"seed{args.seed}"] if args.seed else []))
-    output.mkdir(parents=True, exist_ok=True)
-    cache = ResponseCache(output / "cache.sqlite", adapter.fingerprint())  # the frame count is part of each key
-    curve = []
-    try:
-        for count in counts:
-            config = EvalConfig(media=MediaSpec(frames=count), seed=args.seed, limit=args.limit or suite_clips,
-                                batch_size=args.batch_size or adapter.default_batch_size)
-            outcome = evaluate(adapter, tasks, clips, config, cache, show_progress=not args.quiet)
-            point = {"frames": count}
-            for task, metric in CURVE_METRICS:
-                if task in outcome.tasks:
-                    value = outcome.tasks[task].summary.metrics.get(metric)
-                    point[f"{task}.{metric}"] = value.to_json() if value else None
-            curve.append(point)
-    finally:
-        cache.close()
-    document = {"model": {"name": args.model, "adapter": args.adapter, "fingerprint": adapter.fingerprint()},
-                "data": {"name": clips.name, "fingerprint": clips.head(args.limit or suite_clips).fingerprint()},
-                "seed": args.seed, "curve": curve}
-    atomic_write(output / "frames_curve.json", (json.dumps(document, indent=2) + "\n").encode())
+    document = frames_sweep(adapter, {"name": args.model, "adapter": args.adapter}, tasks, clips, counts, output,
+                            seed=args.seed, limit=args.limit or suite_clips, batch_size=args.batch_size,
+                            show_progress=not args.quiet)
     console = Console()
     print_table(console, curve_table(document))
-    console.print(f"curve: {output / 'frames_curve.json'}", soft_wrap=True)
+    console.print(f"curve: {output / CURVE_FILE}", soft_wrap=True)
     return 0
 
 

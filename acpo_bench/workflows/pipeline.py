@@ -19,7 +19,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from acpo_bench.evaluation import ModelSpec, evaluate_to_dir, load_model, resolve_tasks
 from acpo_bench.leaderboard.compare import across_seeds, compare
 from acpo_bench.leaderboard.gate import run_gate
 from acpo_bench.leaderboard.pairing import InvalidComparison
@@ -31,6 +30,7 @@ from acpo_bench.training.acpo import POLICY_DIR, ACPOConfig, precompute_referenc
 from acpo_bench.training.acpo import train as train_acpo
 from acpo_bench.training.pairs import label_pairs, save_pairs
 from acpo_bench.training.recipe import load_recipe
+from acpo_bench.workflows.evaluation import ModelSpec, evaluate_to_dir, load_model, resolve_tasks
 from acpo_bench.worlds import TRAIN_SEED, WorldSpec, world_for
 from acpo_bench.worlds import build as build_world
 
