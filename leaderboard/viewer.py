@@ -8,6 +8,7 @@ probe on another machine has the same id) and those whose answer changed come fi
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,14 +29,14 @@ from acpo_bench.leaderboard.viewer_media import (
 from acpo_bench.results import ResultsError, load_sample_rows
 from acpo_bench.schemas import SampleRecord, stable_hash
 
-# The media budget when --max-media is not given. Measured per input (one (video, audio recipe) pair; every probe
-# asking about it shares it): 16 kHz 16-bit WAV is 32 KB per second, 43 KB once base64-encoded, plus ~4-8 KB per
-# 160 px JPEG frame: a synthetic-world input (1 s, 2 frames) is ~50 KB, a real-media-world input (4 s, 2 frames)
-# ~180 KB, a 10 s benchmark clip ~440 KB. A fixed count cannot fit all three under ~20 MB, so the default is bytes:
-# 15 MB of media (~85 real-media inputs, ~300 synthetic ones), leaving room for the rows of a whole run (~140 bytes
-# per probe once repeated strings are stored once: ~4 MB for the ~28 000 probes of the default suite). Measured on
-# visual-prior over a 240-clip synthetic world, all tasks: 16 MB of media gave a 20.0 MB page, 15 MB gives 19 MB.
-MEDIA_BUDGET_BYTES = 15_000_000
+# The page's size when --max-media is not given: what the rows take (~140 bytes per probe and run once repeated
+# strings are stored once: ~4 MB for the ~28 000 probes of the default suite, ~8 MB for two runs of the pipeline's
+# 400 clips), then media in what is left. An input (one (video, audio recipe) pair; every probe asking about it
+# shares it) costs 43 KB per second of 16 kHz 16-bit WAV once base64-encoded, plus ~4-8 KB per 160 px JPEG frame:
+# ~50 KB for a synthetic-world input (1 s, 2 frames), ~180 KB for a real-media one (4 s), ~440 KB for a 10 s
+# benchmark clip, so a fixed count of inputs cannot keep every kind of run under the target; a byte budget does.
+PAGE_BUDGET_BYTES = 20_000_000
+PAGE_OVERHEAD_BYTES = 300_000  # the page's script, style, tables and the JSON around the media
 
 SIDE_FIELDS = ("response", "answer", "correct", "why", "error")
 ROW_FIELDS = ("probe", "task", "clip", "condition", "setting", "kind", "question", "modality", "target", "expected",
@@ -79,7 +80,7 @@ class ViewPage:
 def build_view(paths: Sequence[str | Path], data: str | None = None, max_media: int | None = None,
                show_progress: bool = True) -> ViewPage:
     """The page for one run, or two runs of the same data (the first is A, "before"; the second B, "after").
-    ``max_media``: embed at most this many inputs (None: as many as fit in MEDIA_BUDGET_BYTES)."""
+    ``max_media``: embed at most this many inputs (None: as many as keep the page under PAGE_BUDGET_BYTES)."""
     if not 1 <= len(paths) <= 2:
         raise ValueError("view takes one run directory, or two to compare")
     if max_media is not None and max_media < 0:
@@ -91,7 +92,9 @@ def build_view(paths: Sequence[str | Path], data: str | None = None, max_media: 
     rows = ordered(pair_rows(runs))
     notices: list[str] = []
     inputs = [probe_input(row.first.record) for row in rows]
-    embedded, notes, root = _embed(runs, rows, inputs, data, max_media, notices, show_progress)
+    rows_bytes = len(json.dumps(_payload(runs, rows, inputs, {}, {}), separators=(",", ":")))
+    budget = max(0, PAGE_BUDGET_BYTES - PAGE_OVERHEAD_BYTES - rows_bytes)
+    embedded, notes, root = _embed(runs, rows, inputs, data, max_media, notices, show_progress, budget)
     payload = _payload(runs, rows, inputs, embedded, notes)
     with_media = sum(1 for r in payload["rows"] if r[ROW_FIELDS.index("media")] >= 0)
     html = page([_summary(run, i, rows) for i, run in enumerate(runs)], _choices(rows), payload, notices)
@@ -188,7 +191,7 @@ def media_order(rows: Sequence[ProbeRow]) -> list[int]:
 # --- media --------------------------------------------------------------------------------------------------------
 
 def _embed(runs: Sequence[Run], rows: Sequence[ProbeRow], inputs: Sequence[ProbeInput | str], data: str | None,
-           max_media: int | None, notices: list[str], show_progress: bool
+           max_media: int | None, notices: list[str], show_progress: bool, budget: int
            ) -> tuple[dict[tuple[str, str], EmbeddedMedia], dict[tuple[str, str], str], Path | None]:
     """Rebuild and encode inputs in media_order until ``max_media`` inputs (or the byte budget) are embedded. Returns
     them, the reasons others could not be (by input key, summarised in ``notices``) and the data directory read."""
@@ -219,7 +222,7 @@ def _embed(runs: Sequence[Run], rows: Sequence[ProbeRow], inputs: Sequence[Probe
             if isinstance(built, str):
                 failed[key] = built
                 continue
-            if max_media is None and total + built.size > MEDIA_BUDGET_BYTES:
+            if max_media is None and total + built.size > budget:
                 break
             embedded[key], total = built, total + built.size
             advance()

@@ -131,16 +131,19 @@ def test_media_choice_is_deterministic_and_bounded(view_runs, tmp_path):
     assert 20_000 < per_input < 120_000  # a 1 s, 16 kHz WAV (43 KB in base64) and two small JPEGs
 
 
-def test_default_media_budget_is_respected(view_runs, monkeypatch):
+def test_default_page_budget_is_respected(view_runs, monkeypatch):
+    """The page, rows and media together, stays within PAGE_BUDGET_BYTES: the rows first, media in what is left."""
     run = [view_runs["visual-prior"]]
     everything = build_view(run, show_progress=False)
-    assert everything.inputs_embedded == 24 and everything.media_bytes < viewer.MEDIA_BUDGET_BYTES
-    budget = everything.media_bytes // 3
-    monkeypatch.setattr(viewer, "MEDIA_BUDGET_BYTES", budget)
-    bounded = build_view(run, show_progress=False)
-    assert bounded.media_bytes <= budget and 0 < bounded.inputs_embedded < everything.inputs_embedded
+    assert everything.inputs_embedded == 24 and len(everything.html) < viewer.PAGE_BUDGET_BYTES
     bare = build_view(run, max_media=0, show_progress=False)
-    assert len(bounded.html) <= len(bare.html) + budget + 2_000  # (+ each input's few bytes of JSON)
+    target = len(bare.html) + everything.media_bytes // 3  # room for about a third of the media
+    monkeypatch.setattr(viewer, "PAGE_BUDGET_BYTES", target + viewer.PAGE_OVERHEAD_BYTES)
+    bounded = build_view(run, show_progress=False)
+    assert 0 < bounded.inputs_embedded < everything.inputs_embedded
+    assert len(bounded.html) <= target + 2_000  # (+ each input's few bytes of JSON)
+    monkeypatch.setattr(viewer, "PAGE_BUDGET_BYTES", len(bare.html) // 2)  # not even the rows fit: no media
+    assert build_view(run, show_progress=False).inputs_embedded == 0
     rows = page_data(bounded.html)["rows"]
     assert any("media budget" in row["note"] for row in rows if row["media"] < 0)
 
