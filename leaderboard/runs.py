@@ -40,14 +40,21 @@ class Run:
     def label(self) -> str:
         """Model name, plus the adapter directory's last part for a fine-tuned run (``qwen-omni + acpo-7b``), or the
         checkpoint directory's last two parts for a local checkpoint (``qwen-omni @ both-seed0/policy``), so runs of
-        one adapter on several checkpoints stay apart."""
+        one adapter on several checkpoints stay apart; a decoding other than greedy is named too
+        (``qwen-omni-tiny · contrastive decoding alpha=1.0 beta=0.1``)."""
+        args = self.results["model"].get("args")
+        args = args if isinstance(args, dict) else {}
+        decoding = args.get("decoding")
+        suffix = ""
+        if isinstance(decoding, str) and decoding not in ("", "greedy"):
+            knobs = " ".join(f"{k}={args[k]}" for k in ("alpha", "beta") if isinstance(args.get(k), str))
+            suffix = f" · {decoding} decoding" + (f" {knobs}" if knobs else "")
         if self.adapter is None:
-            args = self.results["model"].get("args")
-            path = args.get("path") if isinstance(args, dict) else None
+            path = args.get("path")
             if isinstance(path, str) and path.strip("/"):
-                return f"{self.name} @ {'/'.join(Path(path.rstrip('/')).parts[-2:])}"
-            return self.name
-        return f"{self.name} + {Path(self.adapter.rstrip('/')).name or self.adapter}"
+                return f"{self.name} @ {'/'.join(Path(path.rstrip('/')).parts[-2:])}{suffix}"
+            return self.name + suffix
+        return f"{self.name} + {Path(self.adapter.rstrip('/')).name or self.adapter}{suffix}"
 
     @property
     def model_cell(self) -> str:

@@ -313,6 +313,10 @@ def test_labels_keep_local_checkpoints_apart():
         "qwen-omni @ input-seed1/policy"
     assert label(name="qwen-omni", adapter="runs/acpo-7b/", args={"path": "/ckpt/7b"}) == "qwen-omni + acpo-7b"
     assert label(name="qwen-omni", args={"path": ["not", "a", "path"]}) == "qwen-omni"
+    # contrastive decoding answers differently from the same weights: the label says so
+    assert label(name="qwen-omni-tiny", args={"decoding": "contrastive", "alpha": "1.0", "beta": "0.1"}) == \
+        "qwen-omni-tiny · contrastive decoding alpha=1.0 beta=0.1"
+    assert label(name="qwen-omni-tiny", args={"decoding": "greedy"}) == "qwen-omni-tiny"
 
 
 def test_runs_on_other_clip_counts_are_told_apart(small_world_dir, tmp_path, capsys):
