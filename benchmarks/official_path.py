@@ -155,7 +155,7 @@ def decoders(adapter, store: MediaStore, video: str, video_id: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="a clip dataset (e.g. `acpo-bench data build stamps`)")
-    parser.add_argument("--model", default="qwen-omni-tiny-stamps")
+    parser.add_argument("--model", default="qwen-omni-tiny")
     parser.add_argument("--model-args", default="")
     parser.add_argument("--probes", type=int, default=6, help="clips x recipes (each asked yes/no and open)")
     parser.add_argument("--json", default=None)

@@ -4,7 +4,6 @@ no injected script ran and nothing was fetched, and take a screenshot."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from acpo_bench.leaderboard import html, tables
 from acpo_bench.leaderboard.runs import load_run
+from tests.browsing import assert_quiet_self_contained_page
 from tests.reporting import copy_run, edit_results, make_reference_runs
 
 pytestmark = pytest.mark.slow
@@ -65,13 +65,7 @@ def test_sort_escape_and_screenshot(browser, small_world_dir, tmp_path_factory, 
     assert header.get_attribute("aria-sort") == "descending"
 
     assert browser.find_elements(By.CSS_SELECTOR, ".charts svg"), "no before/after chart for visual-prior + acpo"
-    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-    assert not errors, errors  # a CSP violation or a script error would be logged here
-    requests = [json.loads(e["message"])["message"]["params"] for e in browser.get_log("performance")
-                if '"Network.requestWillBeSent"' in e["message"]]
-    from_page = [r["request"]["url"] for r in requests if r.get("documentURL") == page.as_uri()]
-    assert page.as_uri() in from_page  # the log does see the page's own load
-    assert [u for u in from_page if u != page.as_uri()] == []  # and nothing else: no script, font, image fetched
+    assert_quiet_self_contained_page(browser, page)
 
     shot = tmp_path / "leaderboard.png"
     assert browser.save_screenshot(str(shot))

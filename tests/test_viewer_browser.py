@@ -5,7 +5,6 @@ a screenshot (the README's)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 from acpo_bench.cli import main
+from tests.browsing import assert_quiet_self_contained_page
 from tests.reporting import copy_run, edit_results, rewrite_samples
 from tests.viewing import make_view_runs, page_data, wav_samples
 
@@ -96,14 +96,7 @@ def test_filters_audio_and_isolation(browser, small_world_dir, tmp_path_factory,
         "var a = document.querySelector('#rows audio'); return a.readyState >= 1 ? a.duration : null;"))
     assert abs(duration - len(expected) / rate) < 0.05  # and the <audio> element itself loads it
 
-    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-    assert not errors, errors  # a CSP violation or a script error would be logged here
-    requests = [json.loads(e["message"])["message"]["params"] for e in browser.get_log("performance")
-                if '"Network.requestWillBeSent"' in e["message"]]
-    from_page = [r["request"]["url"] for r in requests if r.get("documentURL") == page.as_uri()]
-    assert page.as_uri() in from_page  # the log does see the page's own load
-    fetched = [u[:40] for u in from_page if u != page.as_uri() and not u.startswith("data:")]
-    assert fetched == []  # and nothing else: every image and track is in the page
+    assert_quiet_self_contained_page(browser, page)  # every image and track is in the page
     assert browser.execute_script("return window.__pwned === undefined")
 
     # the screenshot is of a page without the hostile names: the two runs as they are, fixed swapped-audio probes
