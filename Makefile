@@ -43,13 +43,15 @@ test: system-deps lint lmms-venv
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# The leaderboard in leaderboard/ from the committed runs in leaderboard/results/*/ (README.md, "Leaderboard"), and
-# the ACPO pipeline's base and tuned runs (leaderboard/results/acpo-tiny/) as their own table.
+# The leaderboard in leaderboard/ from the committed runs in leaderboard/results/*/ (the real-media world: the
+# reference adapters and the glyph-trained tiny model as it is there), and the ACPO pipeline's runs on the synthetic
+# world as their own tables: leaderboard/results/acpo-tiny/ (base, contrastive decoding, the ablation) and
+# leaderboard/results/acpo-tiny-swaponly/ (the same recipe with swaps as the only contrast track).
 # Their samples are stored gzipped (every reader accepts samples_<task>.jsonl or .jsonl.gz): a run just evaluated
 # there is compressed first, replacing any older .gz; -n keeps name and time out of the header, so the same samples
 # always give the same bytes.
 leaderboard: install
-	@for f in leaderboard/results/*/samples_*.jsonl; do \
+	@for f in leaderboard/results/*/samples_*.jsonl leaderboard/results/*/*/samples_*.jsonl; do \
 		if [ -e "$$f" ]; then gzip -n -9 -f "$$f" || exit 1; fi; \
 	done
 	$(BIN)/acpo-bench leaderboard leaderboard/results/*/results.json --format md --output leaderboard/README.md
@@ -58,6 +60,8 @@ leaderboard: install
 	$(BIN)/acpo-bench leaderboard leaderboard/results/*/results.json --format csv --output leaderboard/leaderboard.csv
 	$(BIN)/acpo-bench leaderboard leaderboard/results/acpo-tiny/*/results.json --baseline qwen-omni-tiny \
 		--format md --output leaderboard/acpo-tiny.md
+	$(BIN)/acpo-bench leaderboard leaderboard/results/acpo-tiny-swaponly/*/results.json --baseline qwen-omni-tiny \
+		--format md --output leaderboard/acpo-tiny-swaponly.md
 
 clean:
 	rm -rf $(VENV) $(LMMS_VENV) build *.egg-info .pytest_cache .ruff_cache

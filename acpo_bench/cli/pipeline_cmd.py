@@ -36,8 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from acpo_bench.cli.tables import print_table
     from acpo_bench.models.qwen_omni.quiet import no_transformers_progress_bars
-    from acpo_bench.workflows.pipeline import DEFAULT_RECIPE, PipelineConfig, run_pipeline
+    from acpo_bench.workflows.pipeline import DEFAULT_RECIPE, PipelineConfig, rich_table, run_pipeline
 
     model_args = parse_model_args(args.model_args)
     objectives = ("output", "input", "both") if args.objective == "all" else (args.objective,)
@@ -48,5 +51,9 @@ def run(args: argparse.Namespace) -> int:
                             eval_clips=args.eval_clips, train_clips=args.train_clips,
                             train_av_correlation=args.train_av_correlation, tasks=args.tasks)
     with no_transformers_progress_bars():  # each stage shows its own progress
-        run_pipeline(config, show_progress=not args.quiet)
+        report = run_pipeline(config, show_progress=not args.quiet)
+    console = Console()
+    print_table(console, rich_table(report))
+    out = config.output_dir
+    console.print(f"tables: {out / 'before_after.md'}  ·  {out / 'before_after.json'}", soft_wrap=True)
     return 0

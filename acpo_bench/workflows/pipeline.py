@@ -122,8 +122,6 @@ def run_pipeline(config: PipelineConfig, show_progress: bool = True) -> dict:
     report = comparison_report(base, runs, config)
     atomic_write(out / "before_after.json", (json.dumps(report, indent=1) + "\n").encode())
     atomic_write(out / "before_after.md", markdown(report).encode())
-    console.print(rich_table(report))
-    console.print(f"tables: {out / 'before_after.md'}  ·  {out / 'before_after.json'}")
     return report
 
 
@@ -235,7 +233,8 @@ def rich_table(report: dict) -> Table:
     table.add_column("before", justify="right")
     for objective in report["objectives"]:
         table.add_column(f"{objective}: after", justify="right")
-        table.add_column("Δ [95% CI]", justify="right")
+        # with several seeds the cell shows the mean change and seed 0's CI (every seed's CI is in the markdown)
+        table.add_column("Δ [95% CI]" if report["seeds"] == 1 else "mean Δ [seed 0's 95% CI]", justify="right")
     first = next(iter(report["objectives"].values()))["metrics"]
     for key in HEADLINE:
         base = next((m for m in first if m["key"] == key), None)
