@@ -23,6 +23,7 @@ def test_glued_tails_run_on_but_words_ending_in_them_do_not():
     assert tool.answer_format("casino", WORDS) == "ok"  # "casi" is no known word
     assert tool.answer_format("nothing", WORDS) == "ok"
     assert tool.answer_format(" No ", WORDS) == "bare"
+    assert tool.answer_format("  ", WORDS) == "empty"
 
 
 def test_counts_split_lists_from_captions():

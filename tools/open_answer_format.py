@@ -3,7 +3,9 @@
     python tools/open_answer_format.py RUN_DIR [RUN_DIR ...]
 
 Counts, among the open answers of swapped_audio and silent_video (sound lists and captions), those that run on into
-a glued "yes"/"no" token ("the video shows a carno") and those that are a bare "yes"/"no". A word runs on when it
+a glued "yes"/"no" token ("the video shows a carno"), those that are a bare "yes"/"no", and empty ones (the model
+stopped at once). A bare "no" or an empty answer names no sound, so it never counts as a hallucination: this is
+where a preference-tuned model can look cured by saying nothing. A word runs on when it
 ends in yes/no, is not itself a known word, and what precedes the tail is one; known words are the runs' labels and
 reference captions. Written by hand: it is a check of one failure of preference tuning on the embedded model
 (README, "Results on the embedded model"), not a metric any library has.
@@ -19,6 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from acpo_bench.cli.tables import print_table
 from acpo_bench.results import load_results, load_sample_rows
 
 TASKS = ("swapped_audio", "silent_video")
@@ -47,8 +50,10 @@ def known_words(rows: Iterable[dict]) -> set[str]:
 
 
 def answer_format(response: str, words: set[str]) -> str:
-    """'bare' (the whole answer is yes/no), 'run-on' (a word with a glued yes/no tail) or 'ok'."""
+    """'empty', 'bare' (the whole answer is yes/no), 'run-on' (a word with a glued yes/no tail) or 'ok'."""
     text = response.strip().lower()
+    if not text:
+        return "empty"
     if text in TAILS:
         return "bare"
     for word in words_of(text):
@@ -75,13 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = {run: list(open_rows(run)) for run in args.runs}
     words = known_words(row for run_rows in rows.values() for row in run_rows)
     table = Table(title="open answers that lose their format")
-    for column in ("run", "lists", "run-on", "bare", "captions", "run-on", "bare"):
+    for column in ("run", "lists", "run-on", "bare", "empty", "captions", "run-on", "bare", "empty"):
         table.add_column(column, justify="left" if column == "run" else "right", overflow="fold")
     for run, run_rows in rows.items():
         c = count(run_rows, words)
-        cells = (str(c[kind, fmt]) for kind in ("list", "caption") for fmt in ("all", "run-on", "bare"))
+        cells = (str(c[kind, fmt]) for kind in ("list", "caption") for fmt in ("all", "run-on", "bare", "empty"))
         table.add_row(str(run), *cells)
-    Console().print(table)
+    print_table(Console(), table)
     return 0
 
 
