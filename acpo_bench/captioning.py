@@ -59,5 +59,18 @@ def meteor_scores(candidates: dict[str, str], references: dict[str, list[str]]) 
     except (ValueError, OSError, BrokenPipeError) as exc:
         raise RuntimeError(f"METEOR failed ({type(exc).__name__}: {exc})") from None
     finally:
-        del scorer
+        _stop_meteor(scorer)
     return {k: float(s) * 100 for k, s in zip(gts, per_item, strict=True)}
+
+
+def _stop_meteor(scorer: object) -> None:
+    """pycocoevalcap's Meteor.__del__ kills the Java process but leaves its stdout pipe open (a ResourceWarning on
+    every run); stop it here and close all three pipes. Its __del__ then repeats idempotent calls only (close on a
+    closed pipe, kill and wait on a reaped process)."""
+    process = scorer.meteor_p
+    with scorer.lock:
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+        process.kill()
+        process.wait()
