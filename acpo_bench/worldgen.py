@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -15,7 +13,7 @@ from rich.progress import Progress
 
 from acpo_bench.clips import ClipSet, load_clips, write_manifest
 from acpo_bench.lexicon import Lexicon
-from acpo_bench.paths import cache_root
+from acpo_bench.paths import cache_root, staged_directory
 
 WORLD_FILE = "world.json"
 POOL_MIN_CLIPS = 32  # below this a process pool costs more to start than it saves
@@ -46,9 +44,7 @@ def generate(recipe: WorldRecipe, output_dir: str | Path, workers: int | None = 
     output_dir = Path(output_dir).expanduser().resolve()
     if output_dir.exists() and any(output_dir.iterdir()):
         raise FileExistsError(f"{output_dir}: exists and is not empty; choose a new --output-dir")
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.partial-", dir=output_dir.parent))
-    try:
+    with staged_directory(output_dir) as staging:
         (staging / "clips").mkdir()
         jobs = [(recipe, i, str(staging)) for i in range(recipe.clips)]
         workers = workers or min(os.cpu_count() or 1, 8)
@@ -67,12 +63,6 @@ def generate(recipe: WorldRecipe, output_dir: str | Path, workers: int | None = 
         write_manifest(staging, rows, recipe.lexicon())
         meta = {**recipe.metadata(), "name": recipe.name()}
         (staging / WORLD_FILE).write_text(json.dumps(meta, indent=1))
-        if output_dir.exists():
-            output_dir.rmdir()
-        os.replace(staging, output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return output_dir
 
 

@@ -20,7 +20,6 @@ import csv
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from pathlib import Path
 from acpo_bench.clips import DatasetError, json_records, write_manifest
 from acpo_bench.lexicon import Lexicon, surface_variants
 from acpo_bench.media import VIDEO_SUFFIXES, MediaError, MediaSpec, content_id, decode_audio, decode_video
+from acpo_bench.paths import staged_directory
 
 MODALITIES = {"A": ("audible",), "V": ("visible",), "AV": ("visible", "audible")}
 DESCRIBES = {"audio": "A", "visual": "V", "both": "AV"}
@@ -227,9 +227,7 @@ def build_probes_dataset(videos: str, labels: str, output_dir: str, describes: s
         for path in paths:
             checks.append(check_media(path))
             advance(1)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
-    try:
+    with staged_directory(output) as staging:
         rows = []
         has_flags = any(c.flags for c in label_map.values())
         for video_id, (cid, reason) in zip(matched, checks, strict=True):
@@ -259,10 +257,4 @@ def build_probes_dataset(videos: str, labels: str, output_dir: str, describes: s
                   "labels_without_video": len(label_map) - len(matched), "lexicon_notes": notes,
                   "labels": str(labels), "videos": str(Path(videos).expanduser().resolve())}
         (staging / REPORT).write_text(json.dumps(report, indent=1))
-        if output.exists():
-            output.rmdir()
-        os.replace(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return BuildReport(output, len(rows), skipped, len(label_map) - len(matched), notes)
