@@ -24,6 +24,7 @@ SMALLEST = {
     "gpu_check.sh": [],
     "eval_end_to_end.py": None,  # through gpu_check.sh
     "official_path.py": ["--model", "qwen-omni-tiny", "--probes", "3"],
+    "contrastive_decoding_cost.py": ["--clips", "3", "--repeats", "1"],
 }
 NOT_RUNNABLE = {"realsize.py"}  # a module the scripts import
 NEEDS_NETWORK = {"fetch_wheels.sh"}  # downloads wheels for the device machine from the package registry
@@ -79,3 +80,17 @@ def test_official_path_script(tmp_path, small_stamps_dir):
 def test_gate_calibration_runs(tmp_path):
     proc = _run([sys.executable, "benchmarks/gate_calibration.py", *SMALLEST["gate_calibration.py"]], tmp_path)
     assert "clip-clustered McNemar" in proc.stdout
+
+
+@pytest.mark.slow
+def test_contrastive_decoding_cost_script(tmp_path, small_world_dir):
+    out = tmp_path / "cost.json"
+    _run([sys.executable, "benchmarks/contrastive_decoding_cost.py", "--data", str(small_world_dir),
+          *SMALLEST["contrastive_decoding_cost.py"], "--json", str(out)], tmp_path)
+    result = json.loads(out.read_text())
+    greedy, contrastive = result["greedy"], result["contrastive"]
+    assert greedy["probes"] == contrastive["probes"] > 0
+    assert greedy["forwards"]["contrast"] == 0
+    # every probe is answered a second time under silence: as many contrast rows as answered ones
+    assert contrastive["forwards"]["contrast"] == contrastive["forwards"]["full"] == greedy["forwards"]["full"]
+    assert result["ratio"]["forward_rows"] == 2.0
