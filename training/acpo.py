@@ -451,7 +451,19 @@ def train(checkpoint: str | Path, pairs_dir: str | Path, output_dir: str | Path,
     write_digest(scorer, output_dir, trainer.args.process_index)
     if trainer.is_world_process_zero():
         export(scorer.thinker, processor, Path(checkpoint), output_dir, config, trainer.state.log_history)
+    _leave_process_group()
     return output_dir
+
+
+def _leave_process_group() -> None:
+    """Under torchrun, every rank waits for rank 0's export and then leaves the process group that the Trainer
+    opened. A gloo group left to interpreter exit can abort a rank that finished first ("terminate called without an
+    active exception"), which failed a finished run under load."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def write_digest(module: torch.nn.Module, output_dir: Path, rank: int) -> str:
