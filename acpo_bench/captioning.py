@@ -7,6 +7,10 @@ captions, so we tokenize in Python and hand the scorer whitespace-joined tokens.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pycocoevalcap.meteor.meteor import Meteor
 
 _PUNCT = re.compile(r"[^a-z0-9' ]+")
 
@@ -63,7 +67,7 @@ def meteor_scores(candidates: dict[str, str], references: dict[str, list[str]]) 
     return {k: float(s) * 100 for k, s in zip(gts, per_item, strict=True)}
 
 
-def _stop_meteor(scorer: object) -> None:
+def _stop_meteor(scorer: Meteor) -> None:
     """pycocoevalcap's Meteor.__del__ kills the Java process but leaves its stdout pipe open (a ResourceWarning on
     every run); stop it here and close all three pipes. Its __del__ then repeats idempotent calls only (close on a
     closed pipe, kill and wait on a reaped process)."""
