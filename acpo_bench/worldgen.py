@@ -78,13 +78,25 @@ def cached(recipe: WorldRecipe, show_progress: bool = True, verb: str = "writing
     return load_clips(directory, name=recipe.name())
 
 
-def world_kind(root: str | Path | None) -> str | None:
-    """Which generated world a clip dataset is ("synth", "stamps"), from its world.json; None for other data."""
+def _world_meta(root: str | Path | None) -> dict:
     path = Path(root) / WORLD_FILE if root else None
     if path is None or not path.is_file():
-        return None
+        return {}
     try:
-        meta = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def clip_seconds(root: str | Path | None) -> float | None:
+    """How long a generated world's clips are (its config's ``duration``), None for other data."""
+    duration = _world_meta(root).get("config", {}).get("duration")
+    return float(duration) if isinstance(duration, int | float) else None
+
+
+def world_kind(root: str | Path | None) -> str | None:
+    """Which generated world a clip dataset is ("synth", "stamps"), from its world.json; None for other data."""
+    meta = _world_meta(root)
+    if not meta:
         return None
     return meta.get("kind", "synth" if "generator_version" in meta else None)  # worlds before "kind" were synth

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from acpo_bench.cli import main
-from acpo_bench.clips import load_clips
+from acpo_bench.clips import ClipSet, load_clips
 from acpo_bench.lexicon import Lexicon
 from acpo_bench.media import MediaSpec, decode_audio, decode_video, rms_dbfs
 from acpo_bench.stamps.catalog import CLASSES, DROPPED, description_names, load_catalog, stamps_dir, synonyms
@@ -171,3 +171,22 @@ def test_data_build_writes_a_world(tmp_path, capsys):
     meta = json.loads((tmp_path / "w" / WORLD_FILE).read_text())
     assert meta["config"]["seed"] == 5 and meta["config"]["av_correlation"] == 0.5
     assert np.isfinite(len(clips.lexicon.classes))
+
+
+def test_the_tiny_recipe_hears_a_real_media_clip_to_its_end(small_stamps_dir, small_world):
+    """The 4 s clips reach the model whole (a 2 s window would drop sources that sound late), while the glyph
+    world's 1 s clips keep the 2 s window the shipped qwen-omni-tiny was built with."""
+    from acpo_bench.media_store import MediaStore
+    from acpo_bench.models.qwen_omni.features import Featurizer
+    from acpo_bench.models.qwen_omni.tiny import build_processor, build_tokenizer
+    from acpo_bench.schemas import AudioRecipe
+    from acpo_bench.training.sft_tiny import VIDEO_KWARGS, audio_seconds, vocabulary_texts
+
+    stamps = load_clips(small_stamps_dir)
+    assert (audio_seconds(stamps), audio_seconds(small_world)) == (4, 2)
+    assert audio_seconds(ClipSet("plain", (), stamps.lexicon)) == 2  # no world.json: the default
+    processor = build_processor(build_tokenizer(vocabulary_texts(stamps)), audio_seconds(stamps))
+    clip = stamps.clips[0]
+    media = MediaStore(MediaSpec(frames=2)).load(clip.video, clip.content_id, AudioRecipe("own"))
+    inputs = Featurizer(processor, VIDEO_KWARGS)((clip.content_id, "own"), media)
+    assert int(inputs.feature_attention_mask.sum()) == 400  # 4 s of 10 ms mel frames

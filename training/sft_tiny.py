@@ -13,6 +13,7 @@ except the ~10% of clips where it is, which is how a model comes to trust the vi
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from acpo_bench import worlds
+from acpo_bench import worldgen, worlds
 from acpo_bench.clips import ClipSet
 from acpo_bench.media import MediaSpec
 from acpo_bench.media_store import MediaStore
@@ -97,6 +98,14 @@ def sample_examples(clips: ClipSet, count: int, config: TinySFTConfig) -> list[E
                       "describe_audio": clip.audio_caption, "describe_visual": clip.visual_caption}[question]
         out.append(Example(index, rng.choice(templates[question]).format(x=target), answer))
     return out
+
+
+def audio_seconds(clips: ClipSet) -> int:
+    """The processor's audio window for a training world: its clips' whole length in whole seconds, at least the
+    2 s the glyph model was built with. A shorter window would cut every clip of the 4 s real-media world at 2 s,
+    so a source sounding later would be labelled audible yet never reach the model."""
+    seconds = worldgen.clip_seconds(clips.root)
+    return max(2, math.ceil(seconds)) if seconds else 2
 
 
 def vocabulary_texts(clips: ClipSet) -> list[str]:
@@ -179,7 +188,7 @@ def train(config: TinySFTConfig, show_progress: bool = True, command: str | None
     world = worlds.build(worlds.WorldSpec(config.world, clips=config.train_clips, seed=config.world_seed,
                                           av_correlation=config.av_correlation), show_progress=show_progress)
     tokenizer = build_tokenizer(vocabulary_texts(world))
-    processor = build_processor(tokenizer)
+    processor = build_processor(tokenizer, audio_seconds(world))
     model = Qwen2_5OmniThinkerForConditionalGeneration(build_config(tokenizer, config.hidden, config.layers))
     media = featurize(world, processor, config.frames, show_progress)
     examples = sample_examples(world, config.steps * config.batch_size, config)
