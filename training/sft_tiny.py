@@ -55,10 +55,12 @@ class TinySFTConfig:
     seed: int = 0
     yes_no_share: float = 0.75  # the rest: open lists, "any sound?", captions
     logging_steps: int = 100
+    align_steps: int = 0  # tower warm-up before SFT (training/tower_alignment.py); 0: none, as for the glyph model
+    align_learning_rate: float = 2e-3
 
     def __post_init__(self) -> None:
-        if self.train_clips < 16 or self.steps < 1 or self.batch_size < 1:
-            raise ValueError("train_clips >= 16, steps >= 1 and batch_size >= 1 are required")
+        if self.train_clips < 16 or self.steps < 1 or self.batch_size < 1 or self.align_steps < 0:
+            raise ValueError("train_clips >= 16, steps >= 1, batch_size >= 1 and align_steps >= 0 are required")
         if not 0 < self.yes_no_share < 1:
             raise ValueError("yes_no_share must lie in (0, 1)")
         check_world(self.world, "world")
@@ -183,6 +185,7 @@ def train(config: TinySFTConfig, show_progress: bool = True, command: str | None
     from transformers.trainer_callback import PrinterCallback
 
     from acpo_bench.training.progress import RichProgress
+    from acpo_bench.training.tower_alignment import warm_up_towers
 
     set_seed(config.seed)
     world = worlds.build(worlds.WorldSpec(config.world, clips=config.train_clips, seed=config.world_seed,
@@ -191,6 +194,11 @@ def train(config: TinySFTConfig, show_progress: bool = True, command: str | None
     processor = build_processor(tokenizer, audio_seconds(world))
     model = Qwen2_5OmniThinkerForConditionalGeneration(build_config(tokenizer, config.hidden, config.layers))
     media = featurize(world, processor, config.frames, show_progress)
+    alignment_loss = None
+    if config.align_steps:
+        alignment_loss = warm_up_towers(model, media, world.clips, tokenizer, world.lexicon.classes,
+                                        config.align_steps, config.align_learning_rate, config.batch_size,
+                                        config.seed, show_progress)
     examples = sample_examples(world, config.steps * config.batch_size, config)
     output_dir = Path(config.output_dir)
     args = TrainingArguments(
@@ -205,12 +213,12 @@ def train(config: TinySFTConfig, show_progress: bool = True, command: str | None
                       callbacks=[RichProgress(f"SFT {Path(config.output_dir).name}", show_progress)])
     trainer.remove_callback(PrinterCallback)  # the rich bar shows progress; no raw dict prints
     result = trainer.train()
-    save_checkpoint(model, processor, output_dir, config, world, result.training_loss, command)
+    save_checkpoint(model, processor, output_dir, config, world, result.training_loss, command, alignment_loss)
     return output_dir
 
 
 def save_checkpoint(model, processor, output_dir: Path, config: TinySFTConfig, world: ClipSet, loss: float,
-                    command: str | None = None) -> None:
+                    command: str | None = None, alignment_loss: float | None = None) -> None:
     import shutil
 
     shutil.rmtree(output_dir / "_trainer", ignore_errors=True)
@@ -219,6 +227,8 @@ def save_checkpoint(model, processor, output_dir: Path, config: TinySFTConfig, w
     settings = {"frames": config.frames, "videos_kwargs": VIDEO_KWARGS, "system_prompt": None, "batch_size": 64,
                 "world": config.world}
     (output_dir / "acpo_bench.json").write_text(json.dumps(settings, indent=1) + "\n")
-    (output_dir / "training.json").write_text(json.dumps(
-        {"command": command, "recipe": asdict(config), "train_world": world.name,
-         "train_data_fingerprint": world.fingerprint(), "final_training_loss": round(loss, 4)}, indent=1) + "\n")
+    record = {"command": command, "recipe": asdict(config), "train_world": world.name,
+              "train_data_fingerprint": world.fingerprint(), "final_training_loss": round(loss, 4)}
+    if alignment_loss is not None:
+        record["final_alignment_loss"] = round(alignment_loss, 4)
+    (output_dir / "training.json").write_text(json.dumps(record, indent=1) + "\n")
