@@ -12,6 +12,14 @@ CARD_METRICS = (
 )
 
 
+# how the card names each training world: where the model was trained, and what it knows
+WORLD_TEXT = {
+    "synth": ("the synthetic audio-visual world", "the synthetic world's 16 sound sources"),
+    "stamps": ("the real-media world (Tux Paint's drawings and their own recordings)",
+               "the real-media world's 70 stamp classes"),
+}
+
+
 def metric_rows(results: dict[str, Any]) -> list[str]:
     rows = []
     for task, metric in CARD_METRICS:
@@ -29,11 +37,15 @@ def model_card(name: str, training: dict[str, Any], results: dict[str, Any] | No
     """The card's text: the build command, recipe and data from ``training.json``, the scores from ``results``."""
     recipe = training["recipe"]
     command = training.get("command")
+    trained_on, knows = WORLD_TEXT[recipe.get("world", "synth")]
+    warm_up = ([f"- tower warm-up before SFT: {recipe['align_steps']} steps x batch {recipe['batch_size']}, lr "
+                f"{recipe['align_learning_rate']} (each tower's tokens aligned with the class names' embeddings), "
+                f"final loss {training.get('final_alignment_loss')}"] if recipe.get("align_steps") else [])
     lines = [
         f"# {name}",
         "",
         "The embedded model of acpo-bench: the real `Qwen2_5OmniThinkerForConditionalGeneration` from transformers at",
-        f"a tiny size ({parameters:,} parameters), trained from scratch on the synthetic audio-visual world. It hears",
+        f"a tiny size ({parameters:,} parameters), trained from scratch on {trained_on}. It hears",
         "and sees, and — like the large models the project studies — trusts the video where the audio disagrees.",
         "",
         "## How it was made",
@@ -42,6 +54,7 @@ def model_card(name: str, training: dict[str, Any], results: dict[str, Any] | No
         "the recipe below reproduces it",
         f"- training world: `{training['train_world']}` ({recipe['train_clips']} clips, seed {recipe['world_seed']},"
         f" av-correlation {recipe['av_correlation']}), data fingerprint `{training['train_data_fingerprint'][:23]}…`",
+        *warm_up,
         f"- SFT: {recipe['steps']} steps x batch {recipe['batch_size']}, lr {recipe['learning_rate']}, cosine, "
         f"warm-up {recipe['warmup_steps']}, seed {recipe['seed']}; {int(recipe['yes_no_share'] * 100)}% yes/no "
         "questions (about sounds and about what is visible), the rest open lists, 'any sound?' and captions, all "
@@ -54,7 +67,7 @@ def model_card(name: str, training: dict[str, Any], results: dict[str, Any] | No
     if results:
         info = results["run_info"]
         lines += [
-            f"## Scores on the default suite (`acpo-bench eval --model qwen-omni-tiny --tasks all`, "
+            f"## Scores on the default suite (`acpo-bench eval --model {name} --tasks all`, "
             f"data `{results['config']['data']['name']}`)",
             "",
             f"Measured {info['started'][:10]} at commit {info['git_commit']} ({info['host']}, {info['device']}) by "
@@ -69,7 +82,7 @@ def model_card(name: str, training: dict[str, Any], results: dict[str, Any] | No
         "## Intended use",
         "",
         "A CPU-sized stand-in for Qwen2.5-Omni that exercises the same adapter code path, for demos, tests and the",
-        "ACPO before/after pipeline. It knows only the synthetic world's 16 sound sources and its prompt wording.",
+        f"ACPO before/after pipeline. It knows only {knows} and its prompt wording.",
         "",
     ]
     return "\n".join(lines)

@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 RECIPES = {"tiny": "tiny_sft.yaml", "tiny-stamps": "tiny_stamps_sft.yaml"}  # in acpo_bench.training/recipes
+MODEL_NAMES = {"synth": "qwen-omni-tiny", "stamps": "qwen-omni-tiny-stamps"}  # by training world, for the card
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,7 +80,8 @@ def _write_card(checkpoint: Path, results: dict | None) -> None:
 
     training = json.loads((checkpoint / "training.json").read_text())
     parameters = QwenOmniAdapter(FAMILIES["qwen-omni"], checkpoint, {}, None).parameter_count
-    (checkpoint / "README.md").write_text(model_card("qwen-omni-tiny", training, results, parameters))
+    name = MODEL_NAMES.get(training.get("recipe", {}).get("world", "synth"), checkpoint.name)
+    (checkpoint / "README.md").write_text(model_card(name, training, results, parameters))
 
 
 def _evaluate(checkpoint: Path, console: Console, quiet: bool) -> dict:
