@@ -7,9 +7,8 @@ Top to bottom: generate (or reuse) a training world with its own seed, build a t
 featurize every clip once through the checkpoint's processor (its audio window as long as the world's clips),
 optionally warm the towers up (tower_alignment.py; the real-media recipe does), sample questions (yes/no about
 sounds and about what is visible, open "what do you hear", captions), train with transformers.Trainer, save with
-save_pretrained. The
-questions are asked under each clip's own audio only: nothing tells the model that a visible source may be silent
-except the ~10% of clips where it is, which is how a model comes to trust the video.
+save_pretrained. The questions are asked under each clip's own audio only: nothing tells the model that a visible
+source may be silent except the ~10% of clips where it is, which is how a model comes to trust the video.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch.nn import functional
 
-from acpo_bench.models.qwen_omni.features import MediaInputs, encode_audio, encode_videos
+from acpo_bench.models.qwen_omni.features import MediaInputs, distinct_media, encode_media
 from acpo_bench.schemas import Clip
 
 POSITIVE_WEIGHT = 10.0  # a clip holds 1-4 of ~70 classes: weigh the rare positives up so "absent" is not the answer
@@ -81,12 +81,10 @@ def warm_up_towers(model, media: Sequence[MediaInputs], clips: Sequence[Clip], t
     model.train()
     for _ in track(range(steps), description="aligning the towers", disable=not show_progress):
         batch = [rng.randrange(len(media)) for _ in range(batch_size)]
-        items = [media[i] for i in batch]
-        video = encode_videos(model, torch.cat([m.pixel_values_videos.float() for m in items]),
-                              torch.cat([m.video_grid_thw for m in items]))
-        audio = encode_audio(model, torch.cat([m.input_features.float() for m in items]),
-                             torch.cat([m.feature_attention_mask for m in items]),
-                             [m.placeholder_ids.count(audio_token) for m in items])
+        stacked = distinct_media([(i,) for i in batch], [media[i] for i in batch], audio_token)
+        video, audio = encode_media(model, stacked)  # each distinct clip once; rows map them back to the batch
+        rows = stacked.rows.tolist()
+        video, audio = [video[r] for r in rows], [audio[r] for r in rows]
         names = class_embeddings(embedding, name_ids)
         loss = (alignment_loss(presence_logits(video, names, scale, bias[0]), targets["visible"][batch])
                 + alignment_loss(presence_logits(audio, names, scale, bias[1]), targets["audible"][batch]))
