@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from acpo_bench.stamps.catalog import CLASSES as STAMP_CLASSES
+from acpo_bench.synth.sources import SOURCES
+
 CARD_METRICS = (
     ("swapped_audio", "vahr_yn"), ("swapped_audio", "vahr_open"), ("swapped_audio", "swapped_in_accuracy"),
     ("swapped_audio", "own_audio_accuracy"), ("silent_video", "silent_hallucination_rate"),
@@ -14,9 +17,9 @@ CARD_METRICS = (
 
 # how the card names each training world: where the model was trained, and what it knows
 WORLD_TEXT = {
-    "synth": ("the synthetic audio-visual world", "the synthetic world's 16 sound sources"),
+    "synth": ("the synthetic audio-visual world", f"the synthetic world's {len(SOURCES)} sound sources"),
     "stamps": ("the real-media world (Tux Paint's drawings and their own recordings)",
-               "the real-media world's 70 stamp classes"),
+               f"the real-media world's {len(STAMP_CLASSES)} stamp classes"),
 }
 
 
