@@ -25,6 +25,7 @@ SMALLEST = {
     "eval_end_to_end.py": None,  # through gpu_check.sh
     "official_path.py": ["--model", "qwen-omni-tiny", "--probes", "3"],
     "contrastive_decoding_cost.py": ["--clips", "3", "--repeats", "1"],
+    "sft_step.py": ["--world", "synth", "--clips", "16", "--batch", "8", "--steps", "1"],
 }
 NOT_RUNNABLE = {"realsize.py"}  # a module the scripts import
 NEEDS_NETWORK = {"fetch_wheels.sh"}  # downloads wheels for the device machine from the package registry
@@ -94,3 +95,12 @@ def test_contrastive_decoding_cost_script(tmp_path, small_world_dir):
     # every probe is answered a second time under silence: as many contrast rows as answered ones
     assert contrastive["forwards"]["contrast"] == contrastive["forwards"]["full"] == greedy["forwards"]["full"]
     assert result["ratio"]["forward_rows"] == 2.0
+
+
+def test_sft_step_script(tmp_path):
+    out = tmp_path / "sft.json"
+    _run([sys.executable, "benchmarks/sft_step.py", *SMALLEST["sft_step.py"], "--json", str(out)], tmp_path)
+    result = json.loads(out.read_text())
+    assert set(result["paths"]) == {"thinker_forward", "answer_positions", "answer_positions_4_per_clip"}
+    assert result["paths"]["thinker_forward"]["speedup"] == 1.0
+    assert result["loss_difference_same_batch"] < 1e-4  # the two paths train the same objective

@@ -21,13 +21,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from transformers import Trainer
 
 from acpo_bench import worldgen, worlds
 from acpo_bench.clips import ClipSet
 from acpo_bench.media import MediaSpec
 from acpo_bench.media_store import MediaStore
-from acpo_bench.models.qwen_omni.features import Featurizer, MediaInputs, collate, prompt_parts
+from acpo_bench.models.qwen_omni.features import (
+    DistinctMedia,
+    Featurizer,
+    MediaInputs,
+    distinct_media,
+    pad_sequences,
+    prompt_parts,
+)
 from acpo_bench.models.qwen_omni.tiny import build_config, build_processor, build_tokenizer
+from acpo_bench.models.qwen_omni.tower_attention import use_varlen_tower_attention
 from acpo_bench.schemas import AudioRecipe
 from acpo_bench.synth.sources import SOURCES
 from acpo_bench.tasks._probes import prompts
@@ -58,10 +67,13 @@ class TinySFTConfig:
     logging_steps: int = 100
     align_steps: int = 0  # tower warm-up before SFT (training/tower_alignment.py); 0: none, as for the glyph model
     align_learning_rate: float = 2e-3
+    questions_per_clip: int = 1  # questions in a row about one clip: its media are encoded once for all of them
 
     def __post_init__(self) -> None:
         if self.train_clips < 16 or self.steps < 1 or self.batch_size < 1 or self.align_steps < 0:
             raise ValueError("train_clips >= 16, steps >= 1, batch_size >= 1 and align_steps >= 0 are required")
+        if not 1 <= self.questions_per_clip <= self.batch_size:
+            raise ValueError("questions_per_clip must lie in [1, batch_size]")
         if not 0 < self.yes_no_share < 1:
             raise ValueError("yes_no_share must lie in (0, 1)")
         check_world(self.world, "world")
@@ -79,13 +91,15 @@ def listing(labels: Sequence[str]) -> str:
 
 
 def sample_examples(clips: ClipSet, count: int, config: TinySFTConfig) -> list[Example]:
-    """``count`` training questions, each about a random clip; balanced yes/no within each question kind."""
+    """``count`` training questions about random clips, ``config.questions_per_clip`` in a row about each; balanced
+    yes/no within each question kind."""
     rng = random.Random(config.seed)
     classes = list(clips.lexicon.classes)
     templates = prompts()
     out = []
-    for _ in range(count):
-        index = rng.randrange(len(clips.clips))
+    for n in range(count):
+        if n % config.questions_per_clip == 0:
+            index = rng.randrange(len(clips.clips))
         clip = clips.clips[index]
         roll = rng.random()
         if roll < config.yes_no_share:
@@ -120,8 +134,10 @@ def vocabulary_texts(clips: ClipSet) -> list[str]:
     return texts
 
 
-class SFTData(torch.utils.data.Dataset):
-    """Examples as token ids: [template before video] [media placeholder] [template after] [answer <|im_end|>]."""
+class SFTData(torch.utils.data.IterableDataset):
+    """Examples as token ids: [template before video] [media placeholder] [template after] [answer <|im_end|>],
+    with the clip's index (the collator encodes each distinct clip of a batch once). Iterable, in the order
+    sampled (already random), so the Trainer does not reshuffle the questions asked in a row about one clip."""
 
     def __init__(self, examples: Sequence[Example], media: Sequence[MediaInputs], processor) -> None:
         self.examples, self.media, self.processor = examples, media, processor
@@ -144,24 +160,39 @@ class SFTData(torch.utils.data.Dataset):
             self._parts[key] = (parts.before, parts.after, answer_ids)
         return self._parts[key]
 
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
     def __getitem__(self, i: int) -> dict:
         example = self.examples[i]
         before, after, answer = self._encode(example.prompt, example.answer)
         media = self.media[example.clip]
         ids = (*before, *media.placeholder_ids, *after, *answer)
         labels = (-100,) * (len(ids) - len(answer)) + answer
-        return {"ids": ids, "labels": labels, "media": media}
+        return {"ids": ids, "labels": labels, "media": media, "clip": example.clip}
 
 
-def make_collator(pad_id: int):
+def make_collator(pad_id: int, audio_token_id: int):
+    """Right-padded ids and labels, and the batch's distinct clips stacked once (DistinctMedia's fields, in float32:
+    the featurized clips are kept in half precision)."""
     def collator(items: list[dict]) -> dict:
-        batch = collate([it["ids"] for it in items], [it["media"] for it in items], pad_id, padding_side="right",
-                        labels=[it["labels"] for it in items])
-        batch["pixel_values_videos"] = batch["pixel_values_videos"].float()  # stored in half precision
-        batch["input_features"] = batch["input_features"].float()
-        batch["use_audio_in_video"] = True
+        batch = pad_sequences([it["ids"] for it in items], pad_id, "right", labels=[it["labels"] for it in items])
+        media = distinct_media([(it["clip"],) for it in items], [it["media"] for it in items], audio_token_id)
+        batch["media"] = {k: v.float() if v.is_floating_point() else v for k, v in media.__dict__.items()}
         return batch
     return collator
+
+
+class AnswerNLLTrainer(Trainer):
+    """transformers.Trainer on an AnswerScorer: the loss is the token-mean negative log-likelihood of the answers,
+    the thinker's own causal-LM loss, with the LM head applied at answer positions only (not at the ~140 prompt
+    and media positions, which made the full-vocabulary head half of a step) and each clip encoded once."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        sums, counts = model(inputs["input_ids"], inputs["attention_mask"], inputs["labels"],
+                             DistinctMedia(**inputs["media"]))
+        loss = -sums.sum() / counts.sum()
+        return (loss, {}) if return_outputs else loss
 
 
 def featurize(clips: ClipSet, processor, frames: int, show_progress: bool = True) -> list[MediaInputs]:
@@ -182,10 +213,11 @@ def featurize(clips: ClipSet, processor, frames: int, show_progress: bool = True
 
 def train(config: TinySFTConfig, show_progress: bool = True, command: str | None = None) -> Path:
     """Train the embedded model from scratch; ``command`` (the CLI line that asked for it) goes into training.json."""
-    from transformers import Qwen2_5OmniThinkerForConditionalGeneration, Trainer, TrainingArguments, set_seed
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration, TrainingArguments, set_seed
     from transformers.trainer_callback import PrinterCallback
 
     from acpo_bench.training.progress import RichProgress
+    from acpo_bench.training.scorer import AnswerScorer
     from acpo_bench.training.tower_alignment import warm_up_towers
 
     set_seed(config.seed)
@@ -194,6 +226,7 @@ def train(config: TinySFTConfig, show_progress: bool = True, command: str | None
     tokenizer = build_tokenizer(vocabulary_texts(world))
     processor = build_processor(tokenizer, audio_seconds(world))
     model = Qwen2_5OmniThinkerForConditionalGeneration(build_config(tokenizer, config.hidden, config.layers))
+    use_varlen_tower_attention(model)  # one attention call per tower layer, not one per window
     media = featurize(world, processor, config.frames, show_progress)
     alignment_loss = None
     if config.align_steps:
@@ -208,10 +241,12 @@ def train(config: TinySFTConfig, show_progress: bool = True, command: str | None
         weight_decay=config.weight_decay, adam_beta2=0.98, max_grad_norm=1.0, logging_steps=config.logging_steps,
         save_strategy="no", report_to=[], disable_tqdm=True, seed=config.seed, dataloader_num_workers=0,
         remove_unused_columns=False, use_cpu=not torch.cuda.is_available(),
+        accelerator_config={"dispatch_batches": False},  # batches hold the nested media dict: take them as built
     )
-    trainer = Trainer(model=model, args=args, train_dataset=SFTData(examples, media, processor),
-                      data_collator=make_collator(tokenizer.pad_token_id),
-                      callbacks=[RichProgress(f"SFT {Path(config.output_dir).name}", show_progress)])
+    scorer = AnswerScorer(model, model.config.video_token_id, model.config.audio_token_id)
+    trainer = AnswerNLLTrainer(model=scorer, args=args, train_dataset=SFTData(examples, media, processor),
+                               data_collator=make_collator(tokenizer.pad_token_id, model.config.audio_token_id),
+                               callbacks=[RichProgress(f"SFT {Path(config.output_dir).name}", show_progress)])
     trainer.remove_callback(PrinterCallback)  # the rich bar shows progress; no raw dict prints
     result = trainer.train()
     save_checkpoint(model, processor, output_dir, config, world, result.training_loss, command, alignment_loss)
