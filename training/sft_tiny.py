@@ -6,8 +6,9 @@
 Top to bottom: generate (or reuse) a training world with its own seed, build a tokenizer over the world's words,
 featurize every clip once through the checkpoint's processor (its audio window as long as the world's clips),
 optionally warm the towers up (tower_alignment.py; the real-media recipe does), sample questions (yes/no about
-sounds and about what is visible, open "what do you hear", captions), train with transformers.Trainer, save with
-save_pretrained. The questions are asked under each clip's own audio only: nothing tells the model that a visible
+sounds and about what is visible, open "what do you hear", captions), train with transformers.Trainer on the
+answers' token-mean NLL (the thinker's own causal-LM loss, computed by AnswerScorer at answer positions only), save
+with save_pretrained. The questions are asked under each clip's own audio only: nothing tells the model that a visible
 source may be silent except the ~10% of clips where it is, which is how a model comes to trust the video.
 """
 
@@ -35,14 +36,20 @@ from acpo_bench.models.qwen_omni.features import (
     pad_sequences,
     prompt_parts,
 )
-from acpo_bench.models.qwen_omni.tiny import build_config, build_processor, build_tokenizer
+from acpo_bench.models.qwen_omni.tiny import build_config, build_processor, build_tokenizer, frame_size
 from acpo_bench.models.qwen_omni.tower_attention import use_varlen_tower_attention
 from acpo_bench.schemas import AudioRecipe
 from acpo_bench.synth.sources import SOURCES
 from acpo_bench.tasks._probes import prompts
 from acpo_bench.worlds import check_world
 
-VIDEO_KWARGS = {"size": {"shortest_edge": 28 * 28, "longest_edge": 112 * 112}}
+
+def video_kwargs(frame_side: int = 112) -> dict:
+    """The checkpoint's video settings (acpo_bench.json's videos_kwargs): frames kept at ``frame_side`` square."""
+    return {"size": frame_size(frame_side)}
+
+
+VIDEO_KWARGS = video_kwargs()  # the glyph model's 112x112
 
 
 @dataclass
@@ -57,6 +64,7 @@ class TinySFTConfig:
     hidden: int = 128
     layers: int = 2
     frames: int = 2
+    frame_side: int = 112  # frames seen at this many pixels square (a multiple of 28; the real-media clips are 224)
     steps: int = 7200
     batch_size: int = 64
     learning_rate: float = 1e-3
@@ -77,6 +85,7 @@ class TinySFTConfig:
         if not 0 < self.yes_no_share < 1:
             raise ValueError("yes_no_share must lie in (0, 1)")
         check_world(self.world, "world")
+        frame_size(self.frame_side)
 
 
 @dataclass(frozen=True)
@@ -195,11 +204,12 @@ class AnswerNLLTrainer(Trainer):
         return (loss, {}) if return_outputs else loss
 
 
-def featurize(clips: ClipSet, processor, frames: int, show_progress: bool = True) -> list[MediaInputs]:
+def featurize(clips: ClipSet, processor, frames: int, show_progress: bool = True,
+              videos_kwargs: dict | None = None) -> list[MediaInputs]:
     from rich.progress import track
 
     store = MediaStore(MediaSpec(frames=frames), max_items=4)
-    featurizer = Featurizer(processor, VIDEO_KWARGS, max_items=1)
+    featurizer = Featurizer(processor, videos_kwargs or VIDEO_KWARGS, max_items=1)
     out = []
     for clip in track(clips.clips, description="featurizing training clips", disable=not show_progress):
         media = store.load(clip.video, clip.content_id, AudioRecipe("own"))
@@ -224,10 +234,10 @@ def train(config: TinySFTConfig, show_progress: bool = True, command: str | None
     world = worlds.build(worlds.WorldSpec(config.world, clips=config.train_clips, seed=config.world_seed,
                                           av_correlation=config.av_correlation), show_progress=show_progress)
     tokenizer = build_tokenizer(vocabulary_texts(world))
-    processor = build_processor(tokenizer, audio_seconds(world))
+    processor = build_processor(tokenizer, audio_seconds(world), config.frame_side)
     model = Qwen2_5OmniThinkerForConditionalGeneration(build_config(tokenizer, config.hidden, config.layers))
     use_varlen_tower_attention(model)  # one attention call per tower layer, not one per window
-    media = featurize(world, processor, config.frames, show_progress)
+    media = featurize(world, processor, config.frames, show_progress, video_kwargs(config.frame_side))
     alignment_loss = None
     if config.align_steps:
         alignment_loss = warm_up_towers(model, media, world.clips, tokenizer, world.lexicon.classes,
@@ -260,8 +270,8 @@ def save_checkpoint(model, processor, output_dir: Path, config: TinySFTConfig, w
     shutil.rmtree(output_dir / "_trainer", ignore_errors=True)
     model.save_pretrained(output_dir)
     processor.save_pretrained(output_dir)
-    settings = {"frames": config.frames, "videos_kwargs": VIDEO_KWARGS, "system_prompt": None, "batch_size": 64,
-                "world": config.world}
+    settings = {"frames": config.frames, "videos_kwargs": video_kwargs(config.frame_side), "system_prompt": None,
+                "batch_size": 64, "world": config.world}
     (output_dir / "acpo_bench.json").write_text(json.dumps(settings, indent=1) + "\n")
     record = {"command": command, "recipe": asdict(config), "train_world": world.name,
               "train_data_fingerprint": world.fingerprint(), "final_training_loss": round(loss, 4)}

@@ -102,12 +102,19 @@ def build_tokenizer(texts: Iterable[str]):
     return tokenizer
 
 
-def build_processor(tokenizer, audio_seconds: int = 2):
+def frame_size(frame_side: int = 112) -> dict[str, int]:
+    """The pixel budget for square frames of ``frame_side`` (a multiple of 28): the processor keeps them as they are."""
+    if frame_side % 28 or frame_side < 56:
+        raise ValueError(f"frame_side must be a multiple of 28 and at least 56, got {frame_side}")
+    return {"shortest_edge": 28 * 28, "longest_edge": frame_side * frame_side}
+
+
+def build_processor(tokenizer, audio_seconds: int = 2, frame_side: int = 112):
     """Qwen2.5-Omni's processor with the tiny model's settings: 128 mel bins, audio padded to ``audio_seconds``
-    (instead of Whisper's 30 s: the synthetic clips are 1 s long), frames kept at 112x112."""
+    (instead of Whisper's 30 s: the synthetic clips are 1 s long), frames kept at ``frame_side`` pixels square."""
     from transformers import Qwen2_5OmniProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor, WhisperFeatureExtractor
 
-    size = {"shortest_edge": 28 * 28, "longest_edge": 112 * 112}  # pixels per frame: keep 112x112 as it is
+    size = frame_size(frame_side)
     return Qwen2_5OmniProcessor(
         image_processor=Qwen2VLImageProcessor(size=size),
         video_processor=Qwen2VLVideoProcessor(size=size, cap_pixels_per_frame=True),
