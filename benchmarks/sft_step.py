@@ -7,7 +7,8 @@ in one process on the same batches, in alternating repeats so that all meet the 
 Reported per path: seconds per optimizer step (median over the timed steps), and the ratio to the thinker's own
 path; plus the largest difference between the two losses on the first batch (they are the same objective).
 
-    python benchmarks/sft_step.py [--world stamps] [--clips 256] [--batch 64] [--steps 6] [--json FILE]
+    python benchmarks/sft_step.py [--world stamps] [--frame-side 224] [--clips 256] [--batch 64] [--steps 6]
+                                  [--json FILE]
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from acpo_bench.training.sft_tiny import (
     featurize,
     make_collator,
     sample_examples,
+    video_kwargs,
     vocabulary_texts,
 )
 
@@ -58,6 +60,7 @@ def main() -> None:
     parser.add_argument("--world", default="stamps", help="the training world generated for it (synth or stamps)")
     parser.add_argument("--clips", type=int, default=256)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--frame-side", type=int, default=224, help="frame pixels (the real-media recipe: 224)")
     parser.add_argument("--per-clip", type=int, default=4, help="questions per clip on the grouped path")
     parser.add_argument("--steps", type=int, default=6, help="timed steps per path (after one untimed)")
     parser.add_argument("--threads", type=int, default=2)
@@ -68,11 +71,11 @@ def main() -> None:
 
     world = worlds.build(worlds.WorldSpec(args.world, clips=args.clips, seed=1000), show_progress=False)
     tokenizer = build_tokenizer(vocabulary_texts(world))
-    processor = build_processor(tokenizer, audio_seconds(world))
+    processor = build_processor(tokenizer, audio_seconds(world), args.frame_side)
     torch.manual_seed(0)
     model = Qwen2_5OmniThinkerForConditionalGeneration(build_config(tokenizer))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    media = featurize(world, processor, frames=2, show_progress=False)
+    media = featurize(world, processor, frames=2, show_progress=False, videos_kwargs=video_kwargs(args.frame_side))
     total = (args.steps + 1) * args.batch
     paths = {"thinker_forward": (own_loss, 1), "answer_positions": (answer_loss, 1),
              f"answer_positions_{args.per_clip}_per_clip": (answer_loss, args.per_clip)}
@@ -94,7 +97,8 @@ def main() -> None:
         difference = abs(own_loss(model, same, tokenizer.pad_token_id).item()
                          - answer_loss(model, same, tokenizer.pad_token_id).item())
     base = statistics.median(times["thinker_forward"])
-    result = {"world": world.name, "batch": args.batch, "timed_steps": args.steps, "threads": args.threads,
+    result = {"world": world.name, "frame_side": args.frame_side, "batch": args.batch, "timed_steps": args.steps,
+              "threads": args.threads,
               "loss_difference_same_batch": difference, "paths": {}}
     print(f"{'path':<34} {'s/step':>8} {'speed-up':>9}")
     for name in paths:

@@ -25,7 +25,7 @@ SMALLEST = {
     "eval_end_to_end.py": None,  # through gpu_check.sh
     "official_path.py": ["--model", "qwen-omni-tiny", "--probes", "3"],
     "contrastive_decoding_cost.py": ["--clips", "3", "--repeats", "1"],
-    "sft_step.py": ["--world", "synth", "--clips", "16", "--batch", "8", "--steps", "1"],
+    "sft_step.py": ["--world", "synth", "--frame-side", "112", "--clips", "16", "--batch", "8", "--steps", "1"],
 }
 NOT_RUNNABLE = {"realsize.py"}  # a module the scripts import
 NEEDS_NETWORK = {"fetch_wheels.sh"}  # downloads wheels for the device machine from the package registry
