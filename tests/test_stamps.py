@@ -190,3 +190,24 @@ def test_the_tiny_recipe_hears_a_real_media_clip_to_its_end(small_stamps_dir, sm
     media = MediaStore(MediaSpec(frames=2)).load(clip.video, clip.content_id, AudioRecipe("own"))
     inputs = Featurizer(processor, VIDEO_KWARGS)((clip.content_id, "own"), media)
     assert int(inputs.feature_attention_mask.sum()) == 400  # 4 s of 10 ms mel frames
+    assert inputs.video_grid_thw.tolist() == [[1, 8, 8]]  # the glyph model's 112x112: 8x8 patches of 14 pixels
+
+
+def test_the_real_media_recipe_sees_the_clips_at_their_own_224_pixels(small_stamps_dir):
+    from acpo_bench.media_store import MediaStore
+    from acpo_bench.models.qwen_omni.features import Featurizer
+    from acpo_bench.models.qwen_omni.tiny import build_processor, build_tokenizer
+    from acpo_bench.schemas import AudioRecipe
+    from acpo_bench.training import recipe
+    from acpo_bench.training.sft_tiny import TinySFTConfig, video_kwargs, vocabulary_texts
+
+    config = recipe.load_recipe(TinySFTConfig, Path(recipe.__file__).parent / "recipes" / "tiny_stamps_sft.yaml")
+    assert config.frame_side == 224
+    stamps = load_clips(small_stamps_dir)
+    processor = build_processor(build_tokenizer(vocabulary_texts(stamps)), 4, config.frame_side)
+    clip = stamps.clips[0]
+    media = MediaStore(MediaSpec(frames=2)).load(clip.video, clip.content_id, AudioRecipe("own"))
+    inputs = Featurizer(processor, video_kwargs(config.frame_side))((clip.content_id, "own"), media)
+    assert inputs.video_grid_thw.tolist() == [[1, 16, 16]]  # 224 / 14 patches a side, not downscaled
+    with pytest.raises(ValueError, match="multiple of 28"):
+        TinySFTConfig(frame_side=200)
