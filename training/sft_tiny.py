@@ -194,8 +194,8 @@ def make_collator(pad_id: int, audio_token_id: int):
 
 class AnswerNLLTrainer(Trainer):
     """transformers.Trainer on an AnswerScorer: the loss is the token-mean negative log-likelihood of the answers,
-    the thinker's own causal-LM loss, with the LM head applied at answer positions only (not at the ~140 prompt
-    and media positions, which made the full-vocabulary head half of a step) and each clip encoded once."""
+    the thinker's own causal-LM loss, with the LM head applied at answer positions only (not at the prompt and media
+    positions, where the full-vocabulary head was half of a step) and each clip encoded once."""
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         sums, counts = model(inputs["input_ids"], inputs["attention_mask"], inputs["labels"],
