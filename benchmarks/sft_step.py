@@ -27,9 +27,9 @@ from acpo_bench.models.qwen_omni.tiny import build_config, build_processor, buil
 from acpo_bench.models.qwen_omni.tower_attention import use_stock_tower_attention, use_varlen_tower_attention
 from acpo_bench.training.scorer import AnswerScorer
 from acpo_bench.training.sft_tiny import (
-    AnswerNLLTrainer,
     SFTData,
     TinySFTConfig,
+    answer_nll,
     audio_seconds,
     featurize,
     make_collator,
@@ -52,7 +52,7 @@ def answer_loss(model, items: list[dict], pad_id: int) -> torch.Tensor:
     use_varlen_tower_attention(model)
     batch = make_collator(pad_id, model.config.audio_token_id)(items)
     scorer = AnswerScorer(model, model.config.video_token_id, model.config.audio_token_id)
-    return AnswerNLLTrainer.compute_loss(None, scorer, batch)
+    return answer_nll(scorer, batch)
 
 
 def main() -> None:

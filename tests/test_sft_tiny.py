@@ -42,7 +42,7 @@ def test_questions_come_in_runs_about_one_clip(small_world):
 def test_sft_loss_equals_the_thinkers_own_causal_lm_loss(small_world, tiny_sft):
     from acpo_bench.models.qwen_omni.features import DistinctMedia, collate
     from acpo_bench.training.scorer import AnswerScorer
-    from acpo_bench.training.sft_tiny import AnswerNLLTrainer
+    from acpo_bench.training.sft_tiny import answer_nll
 
     model, processor, tokenizer, media = tiny_sft
     config = TinySFTConfig(train_clips=16, questions_per_clip=3, batch_size=6, steps=1)
@@ -54,7 +54,7 @@ def test_sft_loss_equals_the_thinkers_own_causal_lm_loss(small_world, tiny_sft):
 
     scorer = AnswerScorer(model, model.config.video_token_id, model.config.audio_token_id)
     with torch.no_grad():
-        ours = AnswerNLLTrainer.compute_loss(None, scorer, batch)
+        ours = answer_nll(scorer, batch)
         plain = collate([it["ids"] for it in items], [it["media"] for it in items], tokenizer.pad_token_id,
                         padding_side="right", labels=[it["labels"] for it in items])
         plain = {k: v.float() if v.is_floating_point() else v for k, v in plain.items()}

@@ -192,15 +192,19 @@ def make_collator(pad_id: int, audio_token_id: int):
     return collator
 
 
+def answer_nll(scorer, batch: dict) -> torch.Tensor:
+    """The token-mean negative log-likelihood of a collated batch's answers (the thinker's own causal-LM loss), from
+    an AnswerScorer: the LM head at answer positions only (not at the prompt and media positions, where the
+    full-vocabulary head was half of a step), each clip encoded once."""
+    sums, counts = scorer(batch["input_ids"], batch["attention_mask"], batch["labels"], DistinctMedia(**batch["media"]))
+    return -sums.sum() / counts.sum()
+
+
 class AnswerNLLTrainer(Trainer):
-    """transformers.Trainer on an AnswerScorer: the loss is the token-mean negative log-likelihood of the answers,
-    the thinker's own causal-LM loss, with the LM head applied at answer positions only (not at the prompt and media
-    positions, where the full-vocabulary head was half of a step) and each clip encoded once."""
+    """transformers.Trainer on an AnswerScorer whose loss is :func:`answer_nll`."""
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        sums, counts = model(inputs["input_ids"], inputs["attention_mask"], inputs["labels"],
-                             DistinctMedia(**inputs["media"]))
-        loss = -sums.sum() / counts.sum()
+        loss = answer_nll(model, inputs)
         return (loss, {}) if return_outputs else loss
 
 
