@@ -288,7 +288,7 @@ class PairCollator:
         distinct = distinct_media([keys[i] for i in firsts], [media[i] for i in firsts], self.tokenizer.audio_token_id)
         out = {"input_ids": packing.pop("input_ids"), "attention_mask": packing.pop("attention_mask"),
                "packing": packing,
-               "media": {k: v.float() if v.is_floating_point() else v for k, v in distinct.__dict__.items()},
+               "media": distinct.float32_fields(),
                "n_pairs": torch.tensor(len(pairs)), "contrasts": [p.get("contrast", "swap") for p in pairs]}
         if self.config.reference == "precomputed":
             out["ref_logps"] = torch.tensor([[p["ref_chosen"], p["ref_rejected"],

@@ -182,12 +182,11 @@ class SFTData(torch.utils.data.IterableDataset):
 
 
 def make_collator(pad_id: int, audio_token_id: int):
-    """Right-padded ids and labels, and the batch's distinct clips stacked once (DistinctMedia's fields, in float32:
-    the featurized clips are kept in half precision)."""
+    """Right-padded ids and labels, and the batch's distinct clips stacked once (DistinctMedia's float32 fields)."""
     def collator(items: list[dict]) -> dict:
         batch = pad_sequences([it["ids"] for it in items], pad_id, "right", labels=[it["labels"] for it in items])
         media = distinct_media([(it["clip"],) for it in items], [it["media"] for it in items], audio_token_id)
-        batch["media"] = {k: v.float() if v.is_floating_point() else v for k, v in media.__dict__.items()}
+        batch["media"] = media.float32_fields()
         return batch
     return collator
 

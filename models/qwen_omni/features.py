@@ -347,6 +347,11 @@ class DistinctMedia:
             self.pixel_values_videos, self.video_grid_thw, self.video_second_per_grid, self.input_features,
             self.feature_attention_mask, self.audio_tokens, self.rows, self.video_of)))
 
+    def float32_fields(self) -> dict[str, torch.Tensor]:
+        """The fields as a dict (a Trainer batch carries it; ``DistinctMedia(**fields)`` rebuilds it), floating
+        tensors in float32: featurized clips are kept in half precision."""
+        return {k: v.float() if v is not None and v.is_floating_point() else v for k, v in self.__dict__.items()}
+
     def per_row(self) -> dict[str, torch.Tensor]:
         """What the position ids need for every row (no pixels or mel: those are encoded once per clip)."""
         return {"video_grid_thw": self.video_grid_thw[self.rows],
