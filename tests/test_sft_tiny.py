@@ -69,10 +69,67 @@ def test_a_short_sft_run_trains_and_saves_a_loadable_checkpoint(tmp_path):
     from acpo_bench.workflows.evaluation import load_model
 
     config = TinySFTConfig(output_dir=str(tmp_path / "tiny"), world="synth", train_clips=16, world_seed=7,
-                           steps=3, batch_size=8, questions_per_clip=4, align_steps=2, logging_steps=1)
+                           steps=3, batch_size=8, questions_per_clip=4, align_steps=2, logging_steps=1,
+                           check_questions=4)
     out = train(config, show_progress=False, command="test")
     record = json.loads((out / "training.json").read_text())
     assert math.isfinite(record["final_training_loss"]) and math.isfinite(record["final_alignment_loss"])
     assert record["recipe"]["questions_per_clip"] == 4
+    checks = record["yes_no_checks"]  # yes/no accuracy at each of the 3 logging steps
+    assert [c["step"] for c in checks] == [1, 2, 3]
+    assert all(0 <= c[f"acc_yes_no_{kind}"] <= 1 for c in checks for kind in ("sound", "visible"))
     assert "flash_varlen_tower" not in (out / "config.json").read_text()  # the training-time routing is not saved
     assert load_model("qwen-omni", {"path": str(out)}, None).world == "synth"
+
+
+class _OneAnswerScorer(torch.nn.Module):
+    """Stands in for an AnswerScorer that always finds ``answer`` ("yes" or "no") the likelier reply."""
+
+    def __init__(self, yes_id: int, answer: str) -> None:
+        super().__init__()
+        self.yes_id, self.answer = yes_id, answer
+        self.device_anchor = torch.nn.Parameter(torch.zeros(1))  # the check asks a scorer for its device
+
+    def forward(self, input_ids, attention_mask, labels, media):
+        answered_yes = (labels == self.yes_id).any(1)
+        sums = (answered_yes == (self.answer == "yes")).float()
+        return sums, torch.ones_like(sums)
+
+
+def test_the_yes_no_check_scores_the_likelier_answer(small_world, tiny_sft):
+    from acpo_bench.training.yes_no_check import YesNoCheck
+
+    model, processor, tokenizer, media = tiny_sft
+    check = YesNoCheck(small_world, media, processor, make_collator(tokenizer.pad_token_id,
+                                                                    model.config.audio_token_id), 80, seed=3)
+    yes_id = tokenizer.convert_tokens_to_ids("yes")
+    truth, sound = check.truth_is_yes, torch.tensor([k == "sound_of" for k in check.kinds])
+    assert 0.2 < truth.float().mean() < 0.8 and sound.sum() == 40  # both answers, both kinds, half each
+    always_yes = check(_OneAnswerScorer(yes_id, "yes"))
+    assert always_yes["acc_yes_no_sound"] == pytest.approx(truth[sound].float().mean().item())
+    assert always_yes["acc_yes_no_visible"] == pytest.approx(truth[~sound].float().mean().item())
+    always_no = check(_OneAnswerScorer(yes_id, "no"))
+    assert always_no["acc_yes_no_sound"] == pytest.approx(1 - always_yes["acc_yes_no_sound"])
+
+
+def test_the_yes_no_check_on_the_real_scorer_restores_training_mode(small_world, tiny_sft):
+    from acpo_bench.models.qwen_omni.features import DistinctMedia
+    from acpo_bench.training.scorer import AnswerScorer
+    from acpo_bench.training.yes_no_check import YesNoCheck
+
+    model, processor, tokenizer, media = tiny_sft
+    check = YesNoCheck(small_world, media, processor, make_collator(tokenizer.pad_token_id,
+                                                                    model.config.audio_token_id), 6, seed=0)
+    scorer = AnswerScorer(model, model.config.video_token_id, model.config.audio_token_id).train()
+    result = check(scorer)
+    assert scorer.training and set(result) == {"acc_yes_no_sound", "acc_yes_no_visible"}
+    with torch.no_grad():  # question by question, the same verdicts
+        verdicts = []
+        for q in range(6):
+            batch = check.collator(check.items[2 * q:2 * q + 2])
+            sums, _ = scorer(batch["input_ids"], batch["attention_mask"], batch["labels"],
+                             DistinctMedia(**batch["media"]))
+            verdicts.append(bool(sums[0] > sums[1]) == bool(check.truth_is_yes[q]))
+    sound = [v for v, k in zip(verdicts, check.kinds, strict=True) if k == "sound_of"]
+    assert result["acc_yes_no_sound"] == pytest.approx(sum(sound) / len(sound))
+    model.eval()

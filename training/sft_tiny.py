@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from acpo_bench.models.qwen_omni.features import (
 )
 from acpo_bench.models.qwen_omni.tiny import build_config, build_processor, build_tokenizer, frame_size
 from acpo_bench.models.qwen_omni.tower_attention import use_varlen_tower_attention
-from acpo_bench.schemas import AudioRecipe
+from acpo_bench.schemas import AudioRecipe, Clip
 from acpo_bench.synth.sources import SOURCES
 from acpo_bench.tasks._probes import prompts
 from acpo_bench.worlds import check_world
@@ -76,12 +76,15 @@ class TinySFTConfig:
     align_steps: int = 0  # tower warm-up before SFT (training/tower_alignment.py); 0: none, as for the glyph model
     align_learning_rate: float = 2e-3
     questions_per_clip: int = 1  # questions in a row about one clip: its media are encoded once for all of them
+    check_questions: int = 128  # yes/no questions asked at each logging step (training/yes_no_check.py); 0: none
 
     def __post_init__(self) -> None:
         if self.train_clips < 16 or self.steps < 1 or self.batch_size < 1 or self.align_steps < 0:
             raise ValueError("train_clips >= 16, steps >= 1, batch_size >= 1 and align_steps >= 0 are required")
         if not 1 <= self.questions_per_clip <= self.batch_size:
             raise ValueError("questions_per_clip must lie in [1, batch_size]")
+        if self.check_questions < 0:
+            raise ValueError("check_questions must be >= 0")
         if not 0 < self.yes_no_share < 1:
             raise ValueError("yes_no_share must lie in (0, 1)")
         check_world(self.world, "world")
@@ -99,6 +102,15 @@ def listing(labels: Sequence[str]) -> str:
     return " and ".join(labels) if labels else "nothing"
 
 
+def yes_no_question(rng: random.Random, index: int, clip: Clip, classes: Sequence[str], kind: str) -> Example:
+    """A yes/no question of ``kind`` ("sound_of" or "visible") about clip ``index``: "yes" half the time (about one
+    of its sources, where it has any), else "no" (about a class it does not hold)."""
+    truth = clip.audible if kind == "sound_of" else clip.visible
+    present = rng.random() < 0.5 and truth
+    target = rng.choice(truth) if present else rng.choice([c for c in classes if c not in truth])
+    return Example(index, rng.choice(prompts()[kind]).format(x=target), "yes" if present else "no")
+
+
 def sample_examples(clips: ClipSet, count: int, config: TinySFTConfig) -> list[Example]:
     """``count`` training questions about random clips, ``config.questions_per_clip`` in a row about each; balanced
     yes/no within each question kind."""
@@ -110,19 +122,14 @@ def sample_examples(clips: ClipSet, count: int, config: TinySFTConfig) -> list[E
         if n % config.questions_per_clip == 0:
             index = rng.randrange(len(clips.clips))
         clip = clips.clips[index]
-        roll = rng.random()
-        if roll < config.yes_no_share:
-            question, truth = ("sound_of", clip.audible) if rng.random() < 0.5 else ("visible", clip.visible)
-            present = rng.random() < 0.5 and truth
-            target = rng.choice(truth) if present else rng.choice([c for c in classes if c not in truth])
-            answer = "yes" if present else "no"
-        else:
-            question = rng.choices(["list_sounds", "any_sound", "describe_audio", "describe_visual"],
-                                   weights=[0.4, 0.2, 0.2, 0.2])[0]
-            target = None
-            answer = {"list_sounds": listing(clip.audible), "any_sound": "yes" if clip.audible else "no",
-                      "describe_audio": clip.audio_caption, "describe_visual": clip.visual_caption}[question]
-        out.append(Example(index, rng.choice(templates[question]).format(x=target), answer))
+        if rng.random() < config.yes_no_share:
+            out.append(yes_no_question(rng, index, clip, classes, "sound_of" if rng.random() < 0.5 else "visible"))
+            continue
+        question = rng.choices(["list_sounds", "any_sound", "describe_audio", "describe_visual"],
+                               weights=[0.4, 0.2, 0.2, 0.2])[0]
+        answer = {"list_sounds": listing(clip.audible), "any_sound": "yes" if clip.audible else "no",
+                  "describe_audio": clip.audio_caption, "describe_visual": clip.visual_caption}[question]
+        out.append(Example(index, rng.choice(templates[question]), answer))
     return out
 
 
@@ -200,7 +207,17 @@ def answer_nll(scorer, batch: dict) -> torch.Tensor:
 
 
 class AnswerNLLTrainer(Trainer):
-    """transformers.Trainer on an AnswerScorer whose loss is :func:`answer_nll`."""
+    """transformers.Trainer on an AnswerScorer whose loss is :func:`answer_nll`; with ``yes_no_check`` (a
+    training/yes_no_check.YesNoCheck) each logging step also logs the yes/no accuracy it measures."""
+
+    def __init__(self, *args, yes_no_check: Callable | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.yes_no_check = yes_no_check
+
+    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        if self.yes_no_check is not None and "loss" in logs:  # the training logs, not the run's final summary
+            logs = {**logs, **self.yes_no_check(self.model)}
+        super().log(logs, *args, **kwargs)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss = answer_nll(model, inputs)
@@ -232,6 +249,7 @@ def train(config: TinySFTConfig, show_progress: bool = True, command: str | None
     from acpo_bench.training.progress import RichProgress
     from acpo_bench.training.scorer import AnswerScorer
     from acpo_bench.training.tower_alignment import warm_up_towers
+    from acpo_bench.training.yes_no_check import YesNoCheck
 
     set_seed(config.seed)
     world = worlds.build(worlds.WorldSpec(config.world, clips=config.train_clips, seed=config.world_seed,
@@ -257,17 +275,24 @@ def train(config: TinySFTConfig, show_progress: bool = True, command: str | None
         accelerator_config={"dispatch_batches": False},  # batches hold the nested media dict: take them as built
     )
     scorer = AnswerScorer(model, model.config.video_token_id, model.config.audio_token_id)
+    collator = make_collator(tokenizer.pad_token_id, model.config.audio_token_id)
+    check = (YesNoCheck(world, media, processor, collator, config.check_questions, seed=config.seed + 1)
+             if config.check_questions else None)
     trainer = AnswerNLLTrainer(model=scorer, args=args, train_dataset=SFTData(examples, media, processor),
-                               data_collator=make_collator(tokenizer.pad_token_id, model.config.audio_token_id),
+                               data_collator=collator, yes_no_check=check,
                                callbacks=[RichProgress(f"SFT {Path(config.output_dir).name}", show_progress)])
     trainer.remove_callback(PrinterCallback)  # the rich bar shows progress; no raw dict prints
     result = trainer.train()
-    save_checkpoint(model, processor, output_dir, config, world, result.training_loss, command, alignment_loss)
+    checks = [{k: v for k, v in entry.items() if k == "step" or k.startswith("acc_yes_no_")}
+              for entry in trainer.state.log_history if "acc_yes_no_sound" in entry]
+    save_checkpoint(model, processor, output_dir, config, world, result.training_loss, command, alignment_loss,
+                    checks)
     return output_dir
 
 
 def save_checkpoint(model, processor, output_dir: Path, config: TinySFTConfig, world: ClipSet, loss: float,
-                    command: str | None = None, alignment_loss: float | None = None) -> None:
+                    command: str | None = None, alignment_loss: float | None = None,
+                    yes_no_checks: list[dict] | None = None) -> None:
     import shutil
 
     shutil.rmtree(output_dir / "_trainer", ignore_errors=True)
@@ -280,4 +305,6 @@ def save_checkpoint(model, processor, output_dir: Path, config: TinySFTConfig, w
               "train_data_fingerprint": world.fingerprint(), "final_training_loss": round(loss, 4)}
     if alignment_loss is not None:
         record["final_alignment_loss"] = round(alignment_loss, 4)
+    if yes_no_checks:  # yes/no accuracy at each logging step (training/yes_no_check.py)
+        record["yes_no_checks"] = [{k: round(v, 4) for k, v in c.items()} for c in yes_no_checks]
     (output_dir / "training.json").write_text(json.dumps(record, indent=1) + "\n")
