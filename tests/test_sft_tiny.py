@@ -37,6 +37,8 @@ def test_questions_come_in_runs_about_one_clip(small_world):
     assert len({e.clip for e in single[:4]}) > 1
     with pytest.raises(ValueError, match="questions_per_clip"):
         TinySFTConfig(questions_per_clip=0)
+    with pytest.raises(ValueError, match="check_questions"):
+        TinySFTConfig(check_questions=1)  # one question cannot ask about both sounds and sights
 
 
 def test_sft_loss_equals_the_thinkers_own_causal_lm_loss(small_world, tiny_sft):

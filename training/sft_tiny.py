@@ -83,8 +83,8 @@ class TinySFTConfig:
             raise ValueError("train_clips >= 16, steps >= 1, batch_size >= 1 and align_steps >= 0 are required")
         if not 1 <= self.questions_per_clip <= self.batch_size:
             raise ValueError("questions_per_clip must lie in [1, batch_size]")
-        if self.check_questions < 0:
-            raise ValueError("check_questions must be >= 0")
+        if self.check_questions < 0 or self.check_questions == 1:
+            raise ValueError("check_questions must be 0 (no check) or at least 2 (half about sounds, half visible)")
         if not 0 < self.yes_no_share < 1:
             raise ValueError("yes_no_share must lie in (0, 1)")
         check_world(self.world, "world")
