@@ -50,7 +50,7 @@ class YesNoCheck:
         sums = []
         for start in range(0, len(self.items), ROWS_PER_FORWARD):
             batch = self.collator(self.items[start:start + ROWS_PER_FORWARD])
-            media = DistinctMedia(**{k: v if v is None else v.to(device) for k, v in batch["media"].items()})
+            media = DistinctMedia(**batch["media"]).to(device)
             row_sums, _ = scorer(*(batch[k].to(device) for k in ("input_ids", "attention_mask", "labels")), media)
             sums.append(row_sums.cpu())
         scorer.train(was_training)
