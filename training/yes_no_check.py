@@ -31,15 +31,15 @@ class YesNoCheck:
                  questions: int, seed: int) -> None:
         rng = random.Random(seed)
         classes = list(clips.lexicon.classes)
+        self.kinds = [KINDS[n % 2] for n in range(questions)]
         asked = []
-        for n in range(questions):
+        for kind in self.kinds:
             index = rng.randrange(len(clips.clips))
-            asked.append(yes_no_question(rng, index, clips.clips[index], classes, KINDS[n % 2]))
+            asked.append(yes_no_question(rng, index, clips.clips[index], classes, kind))
         # each question twice, answered "yes" and answered "no": the right answer should be the likelier
         rows = [Example(q.clip, q.prompt, answer) for q in asked for answer in ("yes", "no")]
         self.items = list(SFTData(rows, media, processor))
         self.truth_is_yes = torch.tensor([q.answer == "yes" for q in asked])
-        self.kinds = [KINDS[n % 2] for n in range(questions)]
         self.collator = collator
 
     @torch.no_grad()
