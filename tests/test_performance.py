@@ -231,6 +231,31 @@ def test_packed_rows_score_as_separate_rows(pair_batch):
     assert torch.allclose(shared, packed, atol=1e-5)
 
 
+def test_packed_rope_positions_from_the_collator_equal_the_models_own(pair_batch):
+    from acpo_bench.models.qwen_omni.features import DistinctMedia
+    from acpo_bench.models.qwen_omni.shared_prefix import RopeIndex
+    from acpo_bench.training.acpo import PairCollator
+    from acpo_bench.training.scorer import AnswerScorer
+
+    thinker, collator, pairs = pair_batch
+    plain = collator(pairs)
+    cached = PairCollator(collator.processor, collator.config, collator.replay_clips, 0,
+                          collator.featurizer.videos_kwargs, RopeIndex(thinker.model))(pairs)
+    assert torch.equal(cached["input_ids"], plain["input_ids"]) and "plain_positions" not in plain["packing"]
+    media = DistinctMedia(**plain["media"])
+    per_row = media.per_row()
+    own, _ = thinker.model.get_rope_index(plain["input_ids"], None, per_row["video_grid_thw"], plain["attention_mask"],
+                                          True, per_row["feature_attention_mask"].sum(-1),
+                                          per_row["video_second_per_grid"])
+    real = plain["attention_mask"].bool()
+    assert torch.equal(cached["packing"]["plain_positions"][:, real], own[:, real])
+    scorer = AnswerScorer(thinker, collator.tokenizer.video_token_id, collator.tokenizer.audio_token_id)
+    with torch.no_grad():
+        ours, _ = scorer(cached["input_ids"], cached["attention_mask"], None, media, cached["packing"])
+        theirs, _ = scorer(plain["input_ids"], plain["attention_mask"], None, media, plain["packing"])
+    assert torch.allclose(ours, theirs, atol=1e-6)
+
+
 def test_towers_count_as_frozen_under_lora_only(pair_batch):
     import copy
 

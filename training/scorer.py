@@ -102,24 +102,27 @@ class AnswerScorer(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor | None,
                 media: DistinctMedia, packing: dict[str, torch.Tensor] | None = None,
-                encoded: tuple[Sequence[torch.Tensor], Sequence[torch.Tensor]] | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+                encoded: tuple[Sequence[torch.Tensor], Sequence[torch.Tensor]] | None = None,
+                position_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per row, the summed answer log-prob and the answer length. Plain rows mark their answers in ``labels``
-        (-100 elsewhere); packed rows (:func:`pack_rows`) come with ``packing`` and ``labels=None``."""
+        (-100 elsewhere), optionally with their rope ``position_ids`` computed before (RopeIndex); packed rows
+        (:func:`pack_rows`) come with ``packing`` and ``labels=None``."""
         thinker = self.base
         if packing is None:
             targets = labels[:, 1:]
             rows, cols = (targets != -100).nonzero(as_tuple=True)
             target_ids, owner, n_rows = targets[rows, cols], rows, input_ids.shape[0]
             hidden = forward_hidden(thinker, input_ids, attention_mask, media, self.video_token_id,
-                                    self.audio_token_id, encoded)
+                                    self.audio_token_id, encoded, position_ids=position_ids)
         else:
             rows, cols = packing["target_rows"], packing["target_cols"]
             target_ids, owner, n_rows = packing["target_ids"], packing["target_owner"], int(packing["n_rows"])
-            per_row = media.per_row()
-            positions, _ = thinker.model.get_rope_index(
-                input_ids, None, per_row["video_grid_thw"], attention_mask, True,
-                per_row["feature_attention_mask"].sum(-1), per_row["video_second_per_grid"])
+            positions = packing.get("plain_positions")  # the collator's, from a RopeIndex
+            if positions is None:
+                per_row = media.per_row()
+                positions, _ = thinker.model.get_rope_index(
+                    input_ids, None, per_row["video_grid_thw"], attention_mask, True,
+                    per_row["feature_attention_mask"].sum(-1), per_row["video_second_per_grid"])
             positions = positions - packing["position_shift"].unsqueeze(0)
             implementation = thinker.config.get_text_config()._attn_implementation
             if implementation not in ("sdpa", "eager"):
