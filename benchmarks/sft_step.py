@@ -1,8 +1,10 @@
 """What one SFT step of the embedded models costs: the thinker's own forward and causal-LM loss (full-vocabulary
 logits at every position, every row's media through the towers, the towers' per-window attention loop), against
 acpo-bench's path (training/sft_tiny.py: the LM head at answer positions only through AnswerScorer, one attention
-call per tower layer, each distinct clip encoded once), with one and with several questions per clip, side by side
-in one process on the same batches, in alternating repeats so that all meet the same machine load.
+call per tower layer, each distinct clip encoded once), with one and with several questions per clip, then with
+each clip's rope positions computed once (RopeIndex), then on frozen towers whose outputs were computed once per
+clip before training (``freeze_towers``), side by side in one process on the same batches, in alternating repeats
+so that all meet the same machine load.
 
 Reported per path: seconds per optimizer step (median over the timed steps), and the ratio to the thinker's own
 path; plus the largest difference between the two losses on the first batch (they are the same objective).
@@ -14,6 +16,7 @@ path; plus the largest difference between the two losses on the first batch (the
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
@@ -23,14 +26,17 @@ import torch
 
 from acpo_bench import worlds
 from acpo_bench.models.qwen_omni.features import collate
+from acpo_bench.models.qwen_omni.shared_prefix import RopeIndex
 from acpo_bench.models.qwen_omni.tiny import build_config, build_processor, build_tokenizer
 from acpo_bench.models.qwen_omni.tower_attention import use_stock_tower_attention, use_varlen_tower_attention
 from acpo_bench.training.scorer import AnswerScorer
 from acpo_bench.training.sft_tiny import (
+    ClipEncodings,
     SFTData,
     TinySFTConfig,
     answer_nll,
     audio_seconds,
+    encode_clips,
     featurize,
     make_collator,
     sample_examples,
@@ -48,9 +54,10 @@ def own_loss(model, items: list[dict], pad_id: int) -> torch.Tensor:
     return model(**batch, use_audio_in_video=True).loss
 
 
-def answer_loss(model, items: list[dict], pad_id: int) -> torch.Tensor:
+def answer_loss(model, items: list[dict], pad_id: int, rope: RopeIndex | None = None,
+                encodings: ClipEncodings | None = None) -> torch.Tensor:
     use_varlen_tower_attention(model)
-    batch = make_collator(pad_id, model.config.audio_token_id)(items)
+    batch = make_collator(pad_id, model.config.audio_token_id, rope, encodings)(items)
     scorer = AnswerScorer(model, model.config.video_token_id, model.config.audio_token_id)
     return answer_nll(scorer, batch)
 
@@ -77,8 +84,14 @@ def main() -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     media = featurize(world, processor, frames=2, show_progress=False, videos_kwargs=video_kwargs(args.frame_side))
     total = (args.steps + 1) * args.batch
+    rope = RopeIndex(model.model)
+    use_varlen_tower_attention(model)
+    encodings = encode_clips(model, media, args.batch)  # once before training, as the frozen-tower recipe does
+    rope_cache = functools.partial(answer_loss, rope=rope)
     paths = {"thinker_forward": (own_loss, 1), "answer_positions": (answer_loss, 1),
-             f"answer_positions_{args.per_clip}_per_clip": (answer_loss, args.per_clip)}
+             f"answer_positions_{args.per_clip}_per_clip": (answer_loss, args.per_clip),
+             "answer_positions_rope_cache": (rope_cache, 1),
+             "frozen_towers_rope_cache": (functools.partial(answer_loss, rope=rope, encodings=encodings), 1)}
     data = {name: list(SFTData(sample_examples(world, total, TinySFTConfig(
         world=args.world, batch_size=args.batch, questions_per_clip=per)), media, processor))
             for name, (_, per) in paths.items()}

@@ -101,6 +101,7 @@ def test_sft_step_script(tmp_path):
     out = tmp_path / "sft.json"
     _run([sys.executable, "benchmarks/sft_step.py", *SMALLEST["sft_step.py"], "--json", str(out)], tmp_path)
     result = json.loads(out.read_text())
-    assert set(result["paths"]) == {"thinker_forward", "answer_positions", "answer_positions_4_per_clip"}
+    assert set(result["paths"]) == {"thinker_forward", "answer_positions", "answer_positions_4_per_clip",
+                                    "answer_positions_rope_cache", "frozen_towers_rope_cache"}
     assert result["paths"]["thinker_forward"]["speedup"] == 1.0
     assert result["loss_difference_same_batch"] < 1e-4  # the two paths train the same objective

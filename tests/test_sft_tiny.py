@@ -65,6 +65,37 @@ def test_sft_loss_equals_the_thinkers_own_causal_lm_loss(small_world, tiny_sft):
     assert DistinctMedia(**batch["media"]).pixel_values_videos.dtype == torch.float32
 
 
+def test_rope_positions_and_frozen_tower_outputs_give_the_same_loss(small_world, tiny_sft):
+    from acpo_bench.models.qwen_omni.features import DistinctMedia
+    from acpo_bench.models.qwen_omni.shared_prefix import RopeIndex
+    from acpo_bench.training.scorer import AnswerScorer
+    from acpo_bench.training.sft_tiny import answer_nll, encode_clips
+
+    model, processor, tokenizer, media = tiny_sft
+    config = TinySFTConfig(train_clips=16, questions_per_clip=2, batch_size=8, steps=1)
+    items = list(SFTData(sample_examples(small_world, 8, config), media, processor))
+    plain = make_collator(tokenizer.pad_token_id, model.config.audio_token_id)(items)
+    rope = RopeIndex(model.model)
+    with_rope = make_collator(tokenizer.pad_token_id, model.config.audio_token_id, rope)(items)
+    per_row = DistinctMedia(**plain["media"]).per_row()
+    own, _ = model.model.get_rope_index(  # the model's own per-row walk over the right-padded batch
+        plain["input_ids"], None, per_row["video_grid_thw"], plain["attention_mask"], True,
+        per_row["feature_attention_mask"].sum(-1), per_row["video_second_per_grid"])
+    real = plain["attention_mask"].bool()
+    assert torch.equal(with_rope["position_ids"][:, real], own[:, real])
+    encodings = encode_clips(model, media, batch_size=5)  # chunks that do not divide the clips
+    frozen = make_collator(tokenizer.pad_token_id, model.config.audio_token_id, rope, encodings, 1)(items)
+    assert len(frozen["encoded"][0]) == len(frozen["media"]["rows"].unique())  # one entry per distinct clip
+    scorer = AnswerScorer(model, model.config.video_token_id, model.config.audio_token_id)
+    with torch.no_grad():
+        losses = [answer_nll(scorer, batch).item() for batch in (plain, with_rope, frozen)]
+    assert losses[1] == pytest.approx(losses[0], rel=1e-6) and losses[2] == pytest.approx(losses[0], rel=1e-5)
+    with pytest.raises(ValueError, match="frozen_tower_steps"):
+        TinySFTConfig(frozen_tower_steps=10)  # no warm-up: the towers would be frozen at random weights
+    limited = make_collator(tokenizer.pad_token_id, model.config.audio_token_id, rope, encodings, encoded_batches=1)
+    assert "encoded" in limited(items) and "encoded" not in limited(items)  # the first batch only
+
+
 @pytest.mark.slow
 def test_a_short_sft_run_trains_and_saves_a_loadable_checkpoint(tmp_path):
     from acpo_bench.training.sft_tiny import train
@@ -84,6 +115,41 @@ def test_a_short_sft_run_trains_and_saves_a_loadable_checkpoint(tmp_path):
     assert load_model("qwen-omni", {"path": str(out)}, None).world == "synth"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("frozen_steps", [3, 2])
+def test_towers_train_only_after_the_frozen_tower_steps(tmp_path, monkeypatch, frozen_steps):
+    from acpo_bench.training import tower_alignment
+    from acpo_bench.training.sft_tiny import train
+
+    warmed = {}
+
+    def warm_up_and_keep(model, *args, **kwargs):
+        loss = warm_up(model, *args, **kwargs)
+        warmed.update({k: v.clone() for k, v in model.state_dict().items()})
+        return loss
+
+    warm_up = tower_alignment.warm_up_towers
+    monkeypatch.setattr(tower_alignment, "warm_up_towers", warm_up_and_keep)
+    config = TinySFTConfig(output_dir=str(tmp_path / "tiny"), world="synth", train_clips=16, world_seed=7, steps=3,
+                           batch_size=8, align_steps=2, frozen_tower_steps=frozen_steps, logging_steps=1,
+                           check_questions=4)
+    record = json.loads((train(config, show_progress=False) / "training.json").read_text())
+    assert math.isfinite(record["final_training_loss"]) and len(record["yes_no_checks"]) == 3
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+
+    saved = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(tmp_path / "tiny").state_dict()
+    assert saved.keys() == warmed.keys()
+    towers = [k for k in warmed if "visual." in k or "audio_tower." in k]
+    unchanged = [torch.equal(saved[k], warmed[k]) for k in towers]
+    if frozen_steps == config.steps:
+        assert towers and all(unchanged)  # the warmed-up towers, kept
+    else:
+        first_layers = [k for k in towers if "patch_embed" in k or "conv1" in k]  # one per tower at least
+        assert len(first_layers) >= 2 and not any(torch.equal(saved[k], warmed[k]) for k in first_layers)
+    text = [k for k in warmed if ".layers." in k and "audio_tower" not in k]
+    assert text and all(not torch.equal(saved[k], warmed[k]) for k in text if k.endswith("up_proj.weight"))
+
+
 class _OneAnswerScorer(torch.nn.Module):
     """Stands in for an AnswerScorer that always finds ``answer`` ("yes" or "no") the likelier reply."""
 
@@ -92,7 +158,7 @@ class _OneAnswerScorer(torch.nn.Module):
         self.yes_id, self.answer = yes_id, answer
         self.device_anchor = torch.nn.Parameter(torch.zeros(1))  # the check asks a scorer for its device
 
-    def forward(self, input_ids, attention_mask, labels, media):
+    def forward(self, input_ids, attention_mask, labels, media, **precomputed):
         answered_yes = (labels == self.yes_id).any(1)
         sums = (answered_yes == (self.answer == "yes")).float()
         return sums, torch.ones_like(sums)

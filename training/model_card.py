@@ -61,10 +61,13 @@ def model_card(name: str, training: dict[str, Any], results: dict[str, Any] | No
         f"- SFT: {recipe['steps']} steps x batch {recipe['batch_size']}, lr {recipe['learning_rate']}, cosine, "
         f"warm-up {recipe['warmup_steps']}, seed {recipe['seed']}; {int(recipe['yes_no_share'] * 100)}% yes/no "
         "questions (about sounds and about what is visible), the rest open lists, 'any sound?' and captions, all "
-        "under each clip's own audio",
+        "under each clip's own audio" + (
+            f"; the towers frozen for the first {recipe['frozen_tower_steps']} steps (their outputs computed once "
+            "per clip), trained after" if recipe.get("frozen_tower_steps") else ""),
         f"- final training loss: {training['final_training_loss']}",
         f"- text hidden {recipe['hidden']}, {recipe['layers']} layers; audio and vision towers of width 32; "
-        f"{recipe['frames']} frames of 112x112 per clip; byte-level BPE over the world's words",
+        f"{recipe['frames']} frames of {recipe.get('frame_side', 112)}x{recipe.get('frame_side', 112)} per clip; "
+        "byte-level BPE over the world's words",
         "",
     ]
     if results:

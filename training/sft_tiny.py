@@ -5,10 +5,11 @@
 
 Top to bottom: generate (or reuse) a training world with its own seed, build a tokenizer over the world's words,
 featurize every clip once through the checkpoint's processor (its audio window as long as the world's clips),
-optionally warm the towers up (tower_alignment.py; the real-media recipe does), sample questions (yes/no about
-sounds and about what is visible, open "what do you hear", captions), train with transformers.Trainer on the
-answers' token-mean NLL (the thinker's own causal-LM loss, computed by AnswerScorer at answer positions only), save
-with save_pretrained. The questions are asked under each clip's own audio only: nothing tells the model that a visible
+optionally warm the towers up (tower_alignment.py; the real-media recipe does) and hold them frozen for the first
+``frozen_tower_steps`` SFT steps (their outputs computed once per clip), sample questions (yes/no about sounds and
+about what is visible, open "what do you hear", captions), train with transformers.Trainer on the answers'
+token-mean NLL (the thinker's own causal-LM loss, computed by AnswerScorer at answer positions only, rope positions
+from each clip's cached prefix), save with save_pretrained. The questions are asked under each clip's own audio only: nothing tells the model that a visible
 source may be silent except the ~10% of clips where it is, which is how a model comes to trust the video.
 """
 
@@ -33,9 +34,11 @@ from acpo_bench.models.qwen_omni.features import (
     Featurizer,
     MediaInputs,
     distinct_media,
+    encode_media,
     pad_sequences,
     prompt_parts,
 )
+from acpo_bench.models.qwen_omni.shared_prefix import PAD_POSITION, RopeIndex
 from acpo_bench.models.qwen_omni.tiny import build_config, build_processor, build_tokenizer, frame_size
 from acpo_bench.models.qwen_omni.tower_attention import use_varlen_tower_attention
 from acpo_bench.schemas import AudioRecipe, Clip
@@ -75,6 +78,9 @@ class TinySFTConfig:
     logging_steps: int = 100
     align_steps: int = 0  # tower warm-up before SFT (training/tower_alignment.py); 0: none, as for the glyph model
     align_learning_rate: float = 2e-3
+    # the first SFT steps train the language model only, on tower outputs computed once per clip after the warm-up
+    # (a step costs about half: docs/benchmarks.md); the towers train from then on. 0: they train throughout
+    frozen_tower_steps: int = 0
     questions_per_clip: int = 1  # questions in a row about one clip: its media are encoded once for all of them
     check_questions: int = 128  # yes/no questions asked at each logging step (training/yes_no_check.py); 0: none
 
@@ -85,6 +91,9 @@ class TinySFTConfig:
             raise ValueError("questions_per_clip must lie in [1, batch_size]")
         if self.check_questions < 0 or self.check_questions == 1:
             raise ValueError("check_questions must be 0 (no check) or at least 2 (half about sounds, half visible)")
+        if self.frozen_tower_steps < 0 or (self.frozen_tower_steps and not self.align_steps):
+            raise ValueError("frozen_tower_steps must be >= 0, and > 0 only with align_steps > 0: towers frozen "
+                             "before any training carry nothing the language model could learn from")
         if not 0 < self.yes_no_share < 1:
             raise ValueError("yes_no_share must lie in (0, 1)")
         check_world(self.world, "world")
@@ -185,15 +194,61 @@ class SFTData(torch.utils.data.IterableDataset):
         media = self.media[example.clip]
         ids = (*before, *media.placeholder_ids, *after, *answer)
         labels = (-100,) * (len(ids) - len(answer)) + answer
-        return {"ids": ids, "labels": labels, "media": media, "clip": example.clip}
+        return {"ids": ids, "labels": labels, "media": media, "clip": example.clip, "prefix": len(before)}
 
 
-def make_collator(pad_id: int, audio_token_id: int):
-    """Right-padded ids and labels, and the batch's distinct clips stacked once (DistinctMedia's float32 fields)."""
+@dataclass(frozen=True)
+class ClipEncodings:
+    """Every training clip's tower outputs (video tokens, audio tokens), computed once: for SFT on frozen towers."""
+
+    video: list[torch.Tensor]
+    audio: list[torch.Tensor]
+
+
+def encode_clips(model, media: Sequence[MediaInputs], batch_size: int) -> ClipEncodings:
+    """``media``'s tower outputs, ``batch_size`` clips per tower call, without gradient."""
+    video, audio = [], []
+    with torch.no_grad():
+        for start in range(0, len(media), batch_size):
+            chunk = media[start:start + batch_size]
+            stacked = distinct_media([(i,) for i in range(len(chunk))], chunk, model.config.audio_token_id)
+            chunk_video, chunk_audio = encode_media(model, DistinctMedia(**stacked.float32_fields()))
+            video += [v.detach() for v in chunk_video]
+            audio += [a.detach() for a in chunk_audio]
+    return ClipEncodings(video, audio)
+
+
+def rope_positions(rope: RopeIndex, items: Sequence[dict], width: int) -> torch.Tensor:
+    """(3, rows, width) rope positions of right-padded rows, each clip's prefix computed once (RopeIndex): the
+    model's own per-row loop cost about a seventh of an SFT step."""
+    positions = torch.full((3, len(items), width), PAD_POSITION, dtype=torch.long)
+    for row, item in enumerate(items):
+        ids, cut, media = item["ids"], item["prefix"], item["media"]
+        after = ids[cut + len(media.placeholder_ids):]
+        positions[:, row, :len(ids)] = rope.row(item["clip"], ids[:cut], media, after)
+    return positions
+
+
+def make_collator(pad_id: int, audio_token_id: int, rope: RopeIndex | None = None,
+                  encodings: ClipEncodings | None = None, encoded_batches: int = 0):
+    """Right-padded ids and labels, and the batch's distinct clips stacked once (DistinctMedia's float32 fields);
+    with ``rope`` also the rows' ``position_ids``; with ``encodings``, the first ``encoded_batches`` batches it
+    collates also carry their distinct clips' tower outputs (``encoded``, in DistinctMedia's order: first
+    appearance), so that the towers neither run nor train on them. Counting batches here, not Trainer steps, makes
+    the switch exact although the data loader collates one batch ahead."""
+    collated = 0
+
     def collator(items: list[dict]) -> dict:
+        nonlocal collated
         batch = pad_sequences([it["ids"] for it in items], pad_id, "right", labels=[it["labels"] for it in items])
         media = distinct_media([(it["clip"],) for it in items], [it["media"] for it in items], audio_token_id)
         batch["media"] = media.float32_fields()
+        if rope is not None:
+            batch["position_ids"] = rope_positions(rope, items, batch["input_ids"].shape[1])
+        if encodings is not None and collated < encoded_batches:
+            clips = list(dict.fromkeys(it["clip"] for it in items))
+            batch["encoded"] = ([encodings.video[c] for c in clips], [encodings.audio[c] for c in clips])
+        collated += 1
         return batch
     return collator
 
@@ -201,8 +256,9 @@ def make_collator(pad_id: int, audio_token_id: int):
 def answer_nll(scorer, batch: dict) -> torch.Tensor:
     """The token-mean negative log-likelihood of a collated batch's answers (the thinker's own causal-LM loss), from
     an AnswerScorer: the LM head at answer positions only (not at the prompt and media positions, where the
-    full-vocabulary head was half of a step), each clip encoded once."""
-    sums, counts = scorer(batch["input_ids"], batch["attention_mask"], batch["labels"], DistinctMedia(**batch["media"]))
+    full-vocabulary head was half of a step), each clip encoded once (or before: ``encoded``)."""
+    sums, counts = scorer(batch["input_ids"], batch["attention_mask"], batch["labels"], DistinctMedia(**batch["media"]),
+                          encoded=batch.get("encoded"), position_ids=batch.get("position_ids"))
     return -sums.sum() / counts.sum()
 
 
@@ -264,6 +320,11 @@ def train(config: TinySFTConfig, show_progress: bool = True, command: str | None
         alignment_loss = warm_up_towers(model, media, world.clips, tokenizer, world.lexicon.classes,
                                         config.align_steps, config.align_learning_rate, config.batch_size,
                                         config.seed, show_progress)
+    encodings = None
+    if config.frozen_tower_steps:
+        # batches that carry these give the towers no gradient, and AdamW leaves a parameter without one as it is
+        encodings = encode_clips(model.eval(), media, config.batch_size)
+        model.train()
     examples = sample_examples(world, config.steps * config.batch_size, config)
     output_dir = Path(config.output_dir)
     args = TrainingArguments(
@@ -275,8 +336,11 @@ def train(config: TinySFTConfig, show_progress: bool = True, command: str | None
         accelerator_config={"dispatch_batches": False},  # batches hold the nested media dict: take them as built
     )
     scorer = AnswerScorer(model, model.config.video_token_id, model.config.audio_token_id)
-    collator = make_collator(tokenizer.pad_token_id, model.config.audio_token_id)
-    check = (YesNoCheck(world, media, processor, collator, config.check_questions, seed=config.seed + 1)
+    rope = RopeIndex(model.model, max_items=2 * len(media))  # a few distinct prompt prefixes per clip
+    collator = make_collator(tokenizer.pad_token_id, model.config.audio_token_id, rope, encodings,
+                             config.frozen_tower_steps)
+    live_towers = make_collator(tokenizer.pad_token_id, model.config.audio_token_id, rope)  # the check's batches
+    check = (YesNoCheck(world, media, processor, live_towers, config.check_questions, seed=config.seed + 1)
              if config.check_questions else None)
     trainer = AnswerNLLTrainer(model=scorer, args=args, train_dataset=SFTData(examples, media, processor),
                                data_collator=collator, yes_no_check=check,

@@ -51,7 +51,13 @@ class YesNoCheck:
         for start in range(0, len(self.items), ROWS_PER_FORWARD):
             batch = self.collator(self.items[start:start + ROWS_PER_FORWARD])
             media = DistinctMedia(**batch["media"]).to(device)
-            row_sums, _ = scorer(*(batch[k].to(device) for k in ("input_ids", "attention_mask", "labels")), media)
+            extra = {}  # what the training collator adds: rope positions, frozen towers' outputs
+            if "position_ids" in batch:
+                extra["position_ids"] = batch["position_ids"].to(device)
+            if "encoded" in batch:
+                extra["encoded"] = tuple([t.to(device) for t in tensors] for tensors in batch["encoded"])
+            row_sums, _ = scorer(*(batch[k].to(device) for k in ("input_ids", "attention_mask", "labels")), media,
+                                 **extra)
             sums.append(row_sums.cpu())
         scorer.train(was_training)
         yes_no = torch.cat(sums).view(-1, 2)  # (questions, [log p(yes), log p(no)])
