@@ -22,9 +22,8 @@ DESCRIPTIONS = {
                  "path=DIR)",
     "qwen3-omni": "Qwen3-Omni thinker via transformers (default Qwen/Qwen3-Omni-30B-A3B-Instruct; path=DIR)",
     "qwen-omni-tiny": "the embedded model: a tiny Qwen2.5-Omni thinker trained on the synthetic world (CPU)",
-    "qwen-omni-tiny-stamps": "the same tiny thinker on the real-media (stamps) world: not shipped, its recipe does "
-                             "not reach the demo's targets yet; `acpo-bench zoo build tiny-stamps` builds it "
-                             "(docs/models.md)",
+    "qwen-omni-tiny-stamps": "the same tiny thinker trained on the real-media (stamps) world: real drawings and "
+                             "recordings (CPU)",
     "openai-compatible": "a model behind an OpenAI-compatible server, e.g. vLLM serving Qwen2.5-Omni (url=..., "
                          "model=ID): each probe's frames and audio sent as one mp4",
 }

@@ -2,8 +2,10 @@
 
 import json
 
+import pytest
+
 from acpo_bench.cli import main as cli_main
-from acpo_bench.models.qwen_omni.adapter import TINY_CHECKPOINT
+from acpo_bench.models.qwen_omni.adapter import TINY_CHECKPOINT, TINY_STAMPS_CHECKPOINT
 from acpo_bench.training.model_card import model_card
 
 TRAINING = {"command": "acpo-bench zoo build tiny steps=7200",
@@ -40,11 +42,14 @@ def test_zoo_card_names_the_missing_training_json(tmp_path, capsys):
     assert f"{tmp_path}/training.json not found" in capsys.readouterr().err
 
 
-def test_shipped_model_records_how_it_was_built():
-    training = json.loads((TINY_CHECKPOINT / "training.json").read_text())
-    card = (TINY_CHECKPOINT / "README.md").read_text()
+@pytest.mark.parametrize("checkpoint, world", [(TINY_CHECKPOINT, "synth"), (TINY_STAMPS_CHECKPOINT, "stamps")])
+def test_shipped_models_record_how_they_were_built(checkpoint, world):
+    training = json.loads((checkpoint / "training.json").read_text())
+    card = (checkpoint / "README.md").read_text()
     assert training["command"].startswith("acpo-bench zoo build") and f"`{training['command']}`" in card
-    assert f"SFT: {training['recipe']['steps']} steps" in card
+    assert f"SFT: {training['recipe']['steps']} steps" in card and training["recipe"].get("world", "synth") == world
+    assert json.loads((checkpoint / "acpo_bench.json").read_text())["world"] == world  # what it is evaluated on
+    assert sum(f.stat().st_size for f in checkpoint.iterdir()) < 10 * 2**20  # embedded models stay under 10 MB
 
 
 def test_card_of_the_real_media_model_names_its_world_and_warm_up():

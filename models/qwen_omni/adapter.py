@@ -537,6 +537,6 @@ def qwen_omni_tiny(model_args: dict[str, str], adapter: str | None = None) -> Qw
 
 
 def qwen_omni_tiny_stamps(model_args: dict[str, str], adapter: str | None = None) -> QwenOmniAdapter:
-    """The same architecture trained on the real-media (stamps) world. Not shipped: its recipe hears and sees that
-    world, not yet as well as the demo needs (docs/models.md); `acpo-bench zoo build tiny-stamps` builds it."""
+    """The same architecture trained on the real-media (stamps) world, Tux Paint's drawings and their recordings
+    (ships with the package; `acpo-bench zoo build tiny-stamps` rebuilds it)."""
     return _embedded("qwen-omni-tiny-stamps", model_args, adapter)
