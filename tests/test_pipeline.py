@@ -85,3 +85,16 @@ def test_gate_verdict_is_what_the_gate_command_says(small_world_dir, tmp_path_fa
         capsys.readouterr()
         assert verdict["passed"] == (code == 0)
         assert ("swapped_audio.vahr" in verdict["regressions"]) == (baseline == "audio-oracle")
+
+
+@pytest.mark.parametrize("declared, recipe", [({"world": "stamps"}, "acpo_tiny_stamps.yaml"),
+                                               ({"world": "synth"}, "acpo_tiny.yaml"), ({}, "acpo_tiny.yaml")])
+def test_without_recipe_a_checkpoint_is_tuned_by_its_declared_worlds_recipe(tmp_path, declared, recipe):
+    from acpo_bench.training.acpo import ACPOConfig
+    from acpo_bench.training.recipe import load_recipe
+    from acpo_bench.workflows.pipeline import default_recipe
+
+    (tmp_path / "acpo_bench.json").write_text(json.dumps({"frames": 2, **declared}))
+    chosen = default_recipe(tmp_path)
+    assert chosen.name == recipe
+    assert isinstance(load_recipe(ACPOConfig, chosen, []), ACPOConfig)  # shipped with the package, and valid

@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pipeline", help="the ACPO before/after pipeline", description=__doc__)
     p.add_argument("--model", default="qwen-omni-tiny")
     p.add_argument("--model-args", default="")
-    p.add_argument("--recipe", default=None, help="ACPO recipe (default: training/recipes/acpo_tiny.yaml)")
+    p.add_argument("--recipe", default=None,
+                   help="ACPO recipe (default: training/recipes/acpo_tiny_stamps.yaml for a checkpoint that declares "
+                        "the real-media world, else training/recipes/acpo_tiny.yaml)")
     p.add_argument("--objective", choices=OBJECTIVE_CHOICES, default="both",
                    help="ablation: output-contrastive only, input-contrastive only, both, or all three")
     p.add_argument("--seeds", type=positive_int("training seeds"), default=1,
@@ -40,13 +42,13 @@ def run(args: argparse.Namespace) -> int:
 
     from acpo_bench.cli.tables import print_table
     from acpo_bench.models.qwen_omni.quiet import no_transformers_progress_bars
-    from acpo_bench.workflows.pipeline import DEFAULT_RECIPE, PipelineConfig, rich_table, run_pipeline
+    from acpo_bench.workflows.pipeline import PipelineConfig, rich_table, run_pipeline
 
     model_args = parse_model_args(args.model_args)
     objectives = ("output", "input", "both") if args.objective == "all" else (args.objective,)
     config = PipelineConfig(checkpoint=checkpoint_for(args.model, model_args), output_dir=Path(args.output_dir),
                             model=args.model, model_args=model_args,
-                            recipe=Path(args.recipe) if args.recipe else DEFAULT_RECIPE,
+                            recipe=Path(args.recipe) if args.recipe else None,
                             overrides=tuple(args.overrides), objectives=objectives, seeds=args.seeds,
                             eval_clips=args.eval_clips, train_clips=args.train_clips,
                             train_av_correlation=args.train_av_correlation, tasks=args.tasks)

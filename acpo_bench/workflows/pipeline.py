@@ -34,7 +34,11 @@ from acpo_bench.workflows.evaluation import ModelSpec, evaluate_to_dir, load_mod
 from acpo_bench.worlds import TRAIN_SEED, WorldSpec, world_for
 from acpo_bench.worlds import build as build_world
 
-DEFAULT_RECIPE = Path(str(resources.files("acpo_bench.training") / "recipes" / "acpo_tiny.yaml"))
+RECIPES = resources.files("acpo_bench.training") / "recipes"
+DEFAULT_RECIPE = Path(str(RECIPES / "acpo_tiny.yaml"))
+# a checkpoint that declares one of these worlds is tuned, without --recipe, by the recipe chosen for the embedded
+# model trained on it (docs/models.md); any other by acpo_tiny.yaml
+WORLD_RECIPES = {"stamps": Path(str(RECIPES / "acpo_tiny_stamps.yaml"))}
 HEADLINE = ("swapped_audio.vahr_yn", "swapped_audio.vahr_open", "swapped_audio.swapped_in_accuracy",
             "silent_video.silent_hallucination_rate", "sound_presence.random_f1", "sound_presence.adversarial_f1",
             "visual_presence.own_accuracy", "visual_presence.swapped_accuracy", "audio_grounding_score")
@@ -46,7 +50,7 @@ class PipelineConfig:
     output_dir: Path
     model: str = "qwen-omni-tiny"
     model_args: dict[str, str] = field(default_factory=dict)
-    recipe: Path = DEFAULT_RECIPE
+    recipe: Path | None = None  # None: default_recipe(checkpoint)
     overrides: tuple[str, ...] = ()
     objectives: tuple[str, ...] = ("both",)
     seeds: int = 1
@@ -60,10 +64,16 @@ class PipelineConfig:
     tasks: str = "all"
 
 
+def default_recipe(checkpoint: Path) -> Path:
+    """The ACPO recipe a checkpoint is tuned with when none is named: its declared world's, else acpo_tiny.yaml."""
+    return WORLD_RECIPES.get(checkpoint_settings(checkpoint).get("world"), DEFAULT_RECIPE)
+
+
 def run_pipeline(config: PipelineConfig, show_progress: bool = True) -> dict:
     console = Console()
     out = config.output_dir
     out.mkdir(parents=True, exist_ok=True)
+    config = replace(config, recipe=config.recipe or default_recipe(config.checkpoint))
     recipe = load_recipe(ACPOConfig, config.recipe, list(config.overrides))  # fail on a bad recipe before any work
     tasks, _ = resolve_tasks(config.tasks)
     kind = config.world or world_for(checkpoint_settings(config.checkpoint).get("world"))
