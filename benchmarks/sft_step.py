@@ -57,7 +57,7 @@ def own_loss(model, items: list[dict], pad_id: int) -> torch.Tensor:
 def answer_loss(model, items: list[dict], pad_id: int, rope: RopeIndex | None = None,
                 encodings: ClipEncodings | None = None) -> torch.Tensor:
     use_varlen_tower_attention(model)
-    batch = make_collator(pad_id, model.config.audio_token_id, rope, encodings)(items)
+    batch = make_collator(pad_id, model.config.audio_token_id, rope, encodings, encoded_batches=1)(items)
     scorer = AnswerScorer(model, model.config.video_token_id, model.config.audio_token_id)
     return answer_nll(scorer, batch)
 

@@ -9,8 +9,9 @@ optionally warm the towers up (tower_alignment.py; the real-media recipe does) a
 ``frozen_tower_steps`` SFT steps (their outputs computed once per clip), sample questions (yes/no about sounds and
 about what is visible, open "what do you hear", captions), train with transformers.Trainer on the answers'
 token-mean NLL (the thinker's own causal-LM loss, computed by AnswerScorer at answer positions only, rope positions
-from each clip's cached prefix), save with save_pretrained. The questions are asked under each clip's own audio only: nothing tells the model that a visible
-source may be silent except the ~10% of clips where it is, which is how a model comes to trust the video.
+from each clip's cached prefix), save with save_pretrained. The questions are asked under each clip's own audio
+only: nothing tells the model that a visible source may be silent except the ~10% of clips where it is, which is
+how a model comes to trust the video.
 """
 
 from __future__ import annotations
