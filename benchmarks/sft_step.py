@@ -3,7 +3,7 @@ logits at every position, every row's media through the towers, the towers' per-
 acpo-bench's path (training/sft_tiny.py: the LM head at answer positions only through AnswerScorer, one attention
 call per tower layer, each distinct clip encoded once), with one and with several questions per clip, then with
 each clip's rope positions computed once (RopeIndex), then on frozen towers whose outputs were computed once per
-clip before training (``freeze_towers``), side by side in one process on the same batches, in alternating repeats
+clip before training (``frozen_tower_steps``), side by side in one process on the same batches, in alternating repeats
 so that all meet the same machine load.
 
 Reported per path: seconds per optimizer step (median over the timed steps), and the ratio to the thinker's own
