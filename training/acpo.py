@@ -25,7 +25,7 @@ from transformers import Trainer
 from acpo_bench.media import MediaSpec
 from acpo_bench.media_store import MediaStore
 from acpo_bench.models.qwen_omni.features import DistinctMedia, Featurizer, distinct_media, prompt_parts
-from acpo_bench.models.qwen_omni.shared_prefix import PAD_POSITION, RopeIndex
+from acpo_bench.models.qwen_omni.shared_prefix import RopeIndex, stack_positions
 from acpo_bench.models.qwen_omni.tower_attention import use_varlen_tower_attention
 from acpo_bench.schemas import AudioRecipe, stable_hash
 from acpo_bench.tasks._probes import prompts
@@ -276,12 +276,9 @@ class PairCollator:
         """(3, sequences, width) rope positions of each packed sequence read as one plain row (the scorer shifts
         its answers back), from RopeIndex: the model's own walk over ~200 rows cost a sixth of a CPU step."""
         ids, real = packing["input_ids"], packing["attention_mask"].sum(-1).tolist()
-        positions = torch.full((3, *ids.shape), PAD_POSITION, dtype=torch.long)
-        for p, first in enumerate(firsts):
-            row, cut, inputs = ids[p, :real[p]].tolist(), cuts[first], media[first]
-            positions[:, p, :real[p]] = self.rope.row(keys[first], row[:cut], inputs,
-                                                      row[cut + len(inputs.placeholder_ids):])
-        return positions
+        rows = [(ids[p, :real[p]].tolist(), cuts[first], media[first], keys[first]) for p, first in enumerate(firsts)]
+        return stack_positions([self.rope.row(key, row[:cut], inputs, row[cut + len(inputs.placeholder_ids):])
+                                for row, cut, inputs, key in rows], "right")
 
     def __call__(self, pairs: list[dict]) -> dict:
         rows = [(p["prompt"], p["chosen"], p["video"], p["video_id"], p["audio"]) for p in pairs]

@@ -39,7 +39,7 @@ from acpo_bench.models.qwen_omni.features import (
     pad_sequences,
     prompt_parts,
 )
-from acpo_bench.models.qwen_omni.shared_prefix import PAD_POSITION, RopeIndex
+from acpo_bench.models.qwen_omni.shared_prefix import RopeIndex, stack_positions
 from acpo_bench.models.qwen_omni.tiny import build_config, build_processor, build_tokenizer, frame_size
 from acpo_bench.models.qwen_omni.tower_attention import use_varlen_tower_attention
 from acpo_bench.schemas import AudioRecipe, Clip
@@ -214,20 +214,17 @@ def encode_clips(model, media: Sequence[MediaInputs], batch_size: int) -> ClipEn
             chunk = media[start:start + batch_size]
             stacked = distinct_media([(i,) for i in range(len(chunk))], chunk, model.config.audio_token_id)
             chunk_video, chunk_audio = encode_media(model, DistinctMedia(**stacked.float32_fields()))
-            video += [v.detach() for v in chunk_video]
-            audio += [a.detach() for a in chunk_audio]
+            video += chunk_video
+            audio += chunk_audio
     return ClipEncodings(video, audio)
 
 
-def rope_positions(rope: RopeIndex, items: Sequence[dict], width: int) -> torch.Tensor:
-    """(3, rows, width) rope positions of right-padded rows, each clip's prefix computed once (RopeIndex): the
+def rope_positions(rope: RopeIndex, items: Sequence[dict]) -> torch.Tensor:
+    """(3, rows, longest) rope positions of right-padded rows, each clip's prefix computed once (RopeIndex): the
     model's own per-row loop cost about a seventh of an SFT step."""
-    positions = torch.full((3, len(items), width), PAD_POSITION, dtype=torch.long)
-    for row, item in enumerate(items):
-        ids, cut, media = item["ids"], item["prefix"], item["media"]
-        after = ids[cut + len(media.placeholder_ids):]
-        positions[:, row, :len(ids)] = rope.row(item["clip"], ids[:cut], media, after)
-    return positions
+    return stack_positions([rope.row(it["clip"], it["ids"][:it["prefix"]], it["media"],
+                                     it["ids"][it["prefix"] + len(it["media"].placeholder_ids):]) for it in items],
+                           "right")
 
 
 def make_collator(pad_id: int, audio_token_id: int, rope: RopeIndex | None = None,
@@ -245,7 +242,7 @@ def make_collator(pad_id: int, audio_token_id: int, rope: RopeIndex | None = Non
         media = distinct_media([(it["clip"],) for it in items], [it["media"] for it in items], audio_token_id)
         batch["media"] = media.float32_fields()
         if rope is not None:
-            batch["position_ids"] = rope_positions(rope, items, batch["input_ids"].shape[1])
+            batch["position_ids"] = rope_positions(rope, items)
         if encodings is not None and collated < encoded_batches:
             clips = list(dict.fromkeys(it["clip"] for it in items))
             batch["encoded"] = ([encodings.video[c] for c in clips], [encodings.audio[c] for c in clips])
@@ -254,12 +251,17 @@ def make_collator(pad_id: int, audio_token_id: int, rope: RopeIndex | None = Non
     return collator
 
 
+def answer_logps(scorer, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row of a collated batch, the summed log-prob of its answer and the answer's length, from an AnswerScorer:
+    the LM head at answer positions only (not at the prompt and media positions, where the full-vocabulary head was
+    half of a step), each clip encoded once (or before: ``encoded``)."""
+    return scorer(batch["input_ids"], batch["attention_mask"], batch["labels"], DistinctMedia(**batch["media"]),
+                  encoded=batch.get("encoded"), position_ids=batch.get("position_ids"))
+
+
 def answer_nll(scorer, batch: dict) -> torch.Tensor:
-    """The token-mean negative log-likelihood of a collated batch's answers (the thinker's own causal-LM loss), from
-    an AnswerScorer: the LM head at answer positions only (not at the prompt and media positions, where the
-    full-vocabulary head was half of a step), each clip encoded once (or before: ``encoded``)."""
-    sums, counts = scorer(batch["input_ids"], batch["attention_mask"], batch["labels"], DistinctMedia(**batch["media"]),
-                          encoded=batch.get("encoded"), position_ids=batch.get("position_ids"))
+    """The token-mean negative log-likelihood of a collated batch's answers (the thinker's own causal-LM loss)."""
+    sums, counts = answer_logps(scorer, batch)
     return -sums.sum() / counts.sum()
 
 

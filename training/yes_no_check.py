@@ -15,10 +15,11 @@ import random
 from collections.abc import Callable, Sequence
 
 import torch
+from accelerate.utils import send_to_device
 
 from acpo_bench.clips import ClipSet
-from acpo_bench.models.qwen_omni.features import DistinctMedia, MediaInputs
-from acpo_bench.training.sft_tiny import Example, SFTData, yes_no_question
+from acpo_bench.models.qwen_omni.features import MediaInputs
+from acpo_bench.training.sft_tiny import Example, SFTData, answer_logps, yes_no_question
 
 KINDS = ("sound_of", "visible")
 ROWS_PER_FORWARD = 64
@@ -49,15 +50,8 @@ class YesNoCheck:
         device = next(scorer.parameters()).device  # where the Trainer put the model (the collator builds on CPU)
         sums = []
         for start in range(0, len(self.items), ROWS_PER_FORWARD):
-            batch = self.collator(self.items[start:start + ROWS_PER_FORWARD])
-            media = DistinctMedia(**batch["media"]).to(device)
-            extra = {}  # what the training collator adds: rope positions, frozen towers' outputs
-            if "position_ids" in batch:
-                extra["position_ids"] = batch["position_ids"].to(device)
-            if "encoded" in batch:
-                extra["encoded"] = tuple([t.to(device) for t in tensors] for tensors in batch["encoded"])
-            row_sums, _ = scorer(*(batch[k].to(device) for k in ("input_ids", "attention_mask", "labels")), media,
-                                 **extra)
+            batch = send_to_device(self.collator(self.items[start:start + ROWS_PER_FORWARD]), device)
+            row_sums, _ = answer_logps(scorer, batch)
             sums.append(row_sums.cpu())
         scorer.train(was_training)
         yes_no = torch.cat(sums).view(-1, 2)  # (questions, [log p(yes), log p(no)])
