@@ -54,12 +54,14 @@ def test_shipped_models_record_how_they_were_built(checkpoint, world):
 
 def test_card_of_the_real_media_model_names_its_world_and_warm_up():
     recipe = {**TRAINING["recipe"], "world": "stamps", "align_steps": 800, "align_learning_rate": 0.002,
-              "frozen_tower_steps": 1500, "frame_side": 224}
+              "frozen_tower_steps": 1500, "frame_side": 224, "vision_width": 64}
     card = model_card("qwen-omni-tiny-stamps", {**TRAINING, "recipe": recipe, "final_alignment_loss": 0.19},
                       RESULTS, 10)
     assert card.startswith("# qwen-omni-tiny-stamps") and "trained from scratch on the real-media world" in card
     assert "tower warm-up before SFT: 800 steps x batch 64, lr 0.002" in card and "final loss 0.19" in card
     assert "`acpo-bench eval --model qwen-omni-tiny-stamps --tasks all`" in card and "70 stamp classes" in card
     assert "towers frozen for the first 1500 steps" in card and "2 frames of 224x224" in card
+    assert "a vision tower of width 64" in card
     glyphs = model_card("qwen-omni-tiny", TRAINING, None, 10)
     assert "tower warm-up" not in glyphs and "frozen" not in glyphs
+    assert "a vision tower of width 32" in glyphs  # recipes from before the option had the width fixed at 32

@@ -37,6 +37,8 @@ def test_questions_come_in_runs_about_one_clip(small_world):
     assert len({e.clip for e in single[:4]}) > 1
     with pytest.raises(ValueError, match="questions_per_clip"):
         TinySFTConfig(questions_per_clip=0)
+    with pytest.raises(ValueError, match="vision_width"):
+        TinySFTConfig(vision_width=1)
     with pytest.raises(ValueError, match="check_questions"):
         TinySFTConfig(check_questions=1)  # one question cannot ask about both sounds and sights
 
@@ -103,8 +105,10 @@ def test_a_short_sft_run_trains_and_saves_a_loadable_checkpoint(tmp_path):
 
     config = TinySFTConfig(output_dir=str(tmp_path / "tiny"), world="synth", train_clips=16, world_seed=7,
                            steps=3, batch_size=8, questions_per_clip=4, align_steps=2, logging_steps=1,
-                           check_questions=4)
+                           check_questions=4, vision_width=64)
     out = train(config, show_progress=False, command="test")
+    vision = json.loads((out / "config.json").read_text())["vision_config"]
+    assert (vision["hidden_size"], vision["intermediate_size"], vision["num_heads"]) == (64, 128, 2)
     record = json.loads((out / "training.json").read_text())
     assert math.isfinite(record["final_training_loss"]) and math.isfinite(record["final_alignment_loss"])
     assert record["recipe"]["questions_per_clip"] == 4

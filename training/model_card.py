@@ -65,7 +65,8 @@ def model_card(name: str, training: dict[str, Any], results: dict[str, Any] | No
             f"; the towers frozen for the first {recipe['frozen_tower_steps']} steps (their outputs computed once "
             "per clip), trained after" if recipe.get("frozen_tower_steps") else ""),
         f"- final training loss: {training['final_training_loss']}",
-        f"- text hidden {recipe['hidden']}, {recipe['layers']} layers; audio and vision towers of width 32; "
+        f"- text hidden {recipe['hidden']}, {recipe['layers']} layers; an audio tower of width 32 and a vision tower "
+        f"of width {recipe.get('vision_width', 32)}; "
         f"{recipe['frames']} frames of {recipe.get('frame_side', 112)}x{recipe.get('frame_side', 112)} per clip; "
         "byte-level BPE over the world's words",
         "",

@@ -124,8 +124,9 @@ def build_processor(tokenizer, audio_seconds: int = 2, frame_side: int = 112):
     )
 
 
-def build_config(tokenizer, hidden: int = 128, layers: int = 2):
-    """A 2-layer thinker: text hidden 128 (4 heads of 32, 2 kv heads), audio and vision towers of width 32."""
+def build_config(tokenizer, hidden: int = 128, layers: int = 2, vision_width: int = 32):
+    """A 2-layer thinker: text hidden 128 (4 heads of 32, 2 kv heads), an audio tower of width 32 and a vision tower
+    of width ``vision_width`` (heads of 32 or fewer)."""
     from transformers import Qwen2_5OmniThinkerConfig
 
     ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in OMNI_TOKENS.items()}
@@ -133,7 +134,8 @@ def build_config(tokenizer, hidden: int = 128, layers: int = 2):
     config = Qwen2_5OmniThinkerConfig(
         audio_config=dict(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
                           num_mel_bins=128, output_dim=hidden, max_source_positions=1500, n_window=100),
-        vision_config=dict(hidden_size=32, depth=2, num_heads=2, intermediate_size=64, patch_size=14,
+        vision_config=dict(hidden_size=vision_width, depth=2, num_heads=max(2, vision_width // 32),
+                           intermediate_size=2 * vision_width, patch_size=14,
                            spatial_merge_size=2, temporal_patch_size=2, window_size=112,
                            fullatt_block_indexes=[1], out_hidden_size=hidden),
         text_config=dict(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
