@@ -282,6 +282,41 @@ def test_swap_replay_rows_are_answered_from_the_played_track(tiny_checkpoint, pa
     assert mixed > len(partners) / 2, "partners play some but not all of the sources in view where they can"
 
 
+def test_visual_swap_replay_rows_keep_their_answer_under_the_partners_track(tiny_checkpoint, pairs_dir):
+    """replay_visual_swap_share plays a partner's track under "can you see x?" rows and keeps their answers (what is
+    in view does not change with the track); questions about sounds and the other draws stay as without it."""
+    from transformers import Qwen2_5OmniProcessor
+
+    from acpo_bench.tasks._probes import prompts
+
+    processor = Qwen2_5OmniProcessor.from_pretrained(tiny_checkpoint)
+    pairs = load_pairs(pairs_dir)
+    rows = [pairs[i] for i in range(len(pairs))]
+    clips = {r["video_id"]: dict(r) for r in rows}
+
+    def replay(share: float) -> list[tuple]:
+        config = small_config(replay_batch_size=128, replay_visual_swap_share=share)
+        return PairCollator(processor, config, list(clips.values()), seed=0).replay_rows(rows[:8])
+
+    visual_prompts = set(prompts()["visible"])
+    plain, half = replay(0.0), replay(0.5)
+    is_visual = [any(row[0] == t.format(x=c) for t in visual_prompts for c in small_world_classes(rows))
+                 for row in plain]
+    recast = [i for i, row in enumerate(half) if recipe_from_json(row[-1]).kind == "swap"]
+    assert recast and all(is_visual[i] for i in recast), "only questions about what is in view are recast"
+    assert len(recast) < sum(is_visual), "about half of them"
+    for i, (before, after) in enumerate(zip(plain, half, strict=True)):
+        assert after[:4] == before[:4], "the same question, answer and video"
+        if i in recast:
+            played = recipe_from_json(after[-1]).source_id
+            assert played == PairCollator(processor, small_config(replay_visual_swap_share=0.5),
+                                          list(clips.values()), seed=0).replay_partner[after[3]]["video_id"]
+        else:
+            assert after == before
+    with pytest.raises(ValueError, match="replay_visual_swap_share"):
+        small_config(replay_visual_swap_share=1.5)
+
+
 def small_world_classes(rows) -> list[str]:
     return sorted({c for r in rows for c in (*r["visible"], *r["audible"])}, key=len, reverse=True)
 

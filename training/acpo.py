@@ -76,6 +76,11 @@ class ACPOConfig:
     # played track's labels, sources in view asked about with both answers): absolute targets for listening where
     # sight and sound disagree, which the relative preference terms alone do not give
     replay_swap_share: float = 0.0
+    # share of the visual yes/no replay rows asked with a partner's track played instead of their own, the answer
+    # unchanged (what is in view does not depend on the track): meant for a model that answers "can you see x?" from
+    # the sound of x. On the real-media model with frozen towers it taught a "yes" to visual questions instead and
+    # lost more of the visual control (docs/models.md), so no recipe sets it
+    replay_visual_swap_share: float = 0.0
     kind_weights: dict[str, float] = field(default_factory=lambda: {"visible_silent": 0.5, "audible": 0.5})
     # the input-contrastive term's a': shares of another clip's track ("swap"), digital silence ("silence") and the
     # -40 dBFS noise floor ("noise"), drawn per pair among those pairs whose y+ a silent or noise track makes wrong
@@ -117,7 +122,8 @@ class ACPOConfig:
         unknown = set(self.kind_weights) - set(KINDS)
         if unknown or not any(v > 0 for v in self.kind_weights.values()):
             raise ValueError(f"kind_weights: known kinds are {KINDS}, with at least one weight > 0")
-        for name in ("replay_open_share", "replay_visual_share", "replay_silence_share", "replay_swap_share"):
+        for name in ("replay_open_share", "replay_visual_share", "replay_silence_share", "replay_swap_share",
+                     "replay_visual_swap_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} {getattr(self, name)}: a share between 0 and 1")
         unknown = set(self.contrast_mix) - set(CONTRAST_TRACKS)
@@ -180,7 +186,8 @@ class PairCollator:
         self.replay_clips = replay_clips
         self.replay_classes = sorted({c for clip in replay_clips for c in (*clip["visible"], *clip["audible"])})
         self.replay_by_id = {clip["video_id"]: clip for clip in replay_clips}
-        self.replay_partner = _replay_partners(replay_clips, seed) if config.replay_swap_share else {}
+        swaps = config.replay_swap_share or config.replay_visual_swap_share
+        self.replay_partner = _replay_partners(replay_clips, seed) if swaps else {}
         self.seed = seed
         self._encoded: dict[tuple[str, str], tuple] = {}
 
@@ -206,12 +213,13 @@ class PairCollator:
         """Questions about congruent clips answered from their labels (the sft_replay stream): a
         ``replay_open_share`` of open ones (list the sounds / is there any sound), the rest yes/no, a
         ``replay_visual_share`` of those about what is visible and the others about what is heard, the asked
-        source present half the time; then a ``replay_swap_share`` of all rows asked with a partner's track swapped
-        in, and a ``replay_silence_share`` under digital silence.
+        source present half the time; then a ``replay_visual_swap_share`` of the visual ones asked with a partner's
+        track played, a ``replay_swap_share`` of all rows recast as "sound of x?" under a partner's track, and a
+        ``replay_silence_share`` under digital silence.
 
         Drawn from a generator seeded by the batch's pair ids, so a resumed run replays exactly the same rows."""
         rng = random.Random(stable_hash(self.seed, [p["pair_id"] for p in pairs]))
-        rows = []
+        rows, visual_rows = [], []
         templates = prompts()
         classes = self.replay_classes
         for _ in range(self.config.replay_batch_size):
@@ -229,7 +237,13 @@ class PairCollator:
                 continue
             target = rng.choice(truth) if present else rng.choice(absent)
             prompt = rng.choice(templates[question]).format(x=target)
+            if visual:
+                visual_rows.append(len(rows))
             rows.append((prompt, "yes" if present else "no", clip["video"], clip["video_id"], OWN_AUDIO))
+        if self.config.replay_visual_swap_share:
+            seen = set(visual_rows)
+            recast = self._recast(rows, pairs, 13, self.config.replay_visual_swap_share, self._partner_track_row)
+            rows = [new if i in seen else old for i, (old, new) in enumerate(zip(rows, recast, strict=True))]
         if self.config.replay_swap_share:
             rows = self._recast(rows, pairs, 11, self.config.replay_swap_share, self._swapped_row)
         if self.config.replay_silence_share:
@@ -264,6 +278,11 @@ class PairCollator:
                 target = rng.choice([c for c in self.replay_classes if c not in heard])
         swap = recipe_json(AudioRecipe("swap", source=partner["video"], source_id=partner["video_id"]))
         return rng.choice(prompts()["sound_of"]).format(x=target), answer, row[2], video_id, swap
+
+    def _partner_track_row(self, row: tuple, rng: random.Random) -> tuple:
+        """The row's question and answer about its video with the video's replay partner's track played."""
+        partner = self.replay_partner[row[3]]
+        return (*row[:4], recipe_json(AudioRecipe("swap", source=partner["video"], source_id=partner["video_id"])))
 
     def _silenced_row(self, row: tuple, rng: random.Random) -> tuple:
         """A question about the row's video under digital silence: list -> "nothing", any sound / sound of x -> "no"."""
