@@ -276,13 +276,16 @@ class PairCollator:
                 target = rng.choice(unheard_in_view)
             else:
                 target = rng.choice([c for c in self.replay_classes if c not in heard])
-        swap = recipe_json(AudioRecipe("swap", source=partner["video"], source_id=partner["video_id"]))
-        return rng.choice(prompts()["sound_of"]).format(x=target), answer, row[2], video_id, swap
+        prompt = rng.choice(prompts()["sound_of"]).format(x=target)
+        return prompt, answer, row[2], video_id, self._partner_track(video_id)
 
     def _partner_track_row(self, row: tuple, rng: random.Random) -> tuple:
         """The row's question and answer about its video with the video's replay partner's track played."""
-        partner = self.replay_partner[row[3]]
-        return (*row[:4], recipe_json(AudioRecipe("swap", source=partner["video"], source_id=partner["video_id"])))
+        return (*row[:4], self._partner_track(row[3]))
+
+    def _partner_track(self, video_id: str) -> str:
+        partner = self.replay_partner[video_id]
+        return recipe_json(AudioRecipe("swap", source=partner["video"], source_id=partner["video_id"]))
 
     def _silenced_row(self, row: tuple, rng: random.Random) -> tuple:
         """A question about the row's video under digital silence: list -> "nothing", any sound / sound of x -> "no"."""
