@@ -294,12 +294,13 @@ def test_visual_swap_replay_rows_keep_their_answer_under_the_partners_track(tiny
     rows = [pairs[i] for i in range(len(pairs))]
     clips = {r["video_id"]: dict(r) for r in rows}
 
-    def replay(share: float) -> list[tuple]:
+    def collator(share: float) -> PairCollator:
         config = small_config(replay_batch_size=128, replay_visual_swap_share=share)
-        return PairCollator(processor, config, list(clips.values()), seed=0).replay_rows(rows[:8])
+        return PairCollator(processor, config, list(clips.values()), seed=0)
 
     visual_prompts = set(prompts()["visible"])
-    plain, half = replay(0.0), replay(0.5)
+    swapping = collator(0.5)
+    plain, half = collator(0.0).replay_rows(rows[:8]), swapping.replay_rows(rows[:8])
     is_visual = [any(row[0] == t.format(x=c) for t in visual_prompts for c in small_world_classes(rows))
                  for row in plain]
     recast = [i for i, row in enumerate(half) if recipe_from_json(row[-1]).kind == "swap"]
@@ -308,9 +309,7 @@ def test_visual_swap_replay_rows_keep_their_answer_under_the_partners_track(tiny
     for i, (before, after) in enumerate(zip(plain, half, strict=True)):
         assert after[:4] == before[:4], "the same question, answer and video"
         if i in recast:
-            played = recipe_from_json(after[-1]).source_id
-            assert played == PairCollator(processor, small_config(replay_visual_swap_share=0.5),
-                                          list(clips.values()), seed=0).replay_partner[after[3]]["video_id"]
+            assert recipe_from_json(after[-1]).source_id == swapping.replay_partner[after[3]]["video_id"]
         else:
             assert after == before
     with pytest.raises(ValueError, match="replay_visual_swap_share"):

@@ -219,7 +219,7 @@ class PairCollator:
 
         Drawn from a generator seeded by the batch's pair ids, so a resumed run replays exactly the same rows."""
         rng = random.Random(stable_hash(self.seed, [p["pair_id"] for p in pairs]))
-        rows, visual_rows = [], []
+        rows, visual_rows = [], set()
         templates = prompts()
         classes = self.replay_classes
         for _ in range(self.config.replay_batch_size):
@@ -238,25 +238,27 @@ class PairCollator:
             target = rng.choice(truth) if present else rng.choice(absent)
             prompt = rng.choice(templates[question]).format(x=target)
             if visual:
-                visual_rows.append(len(rows))
+                visual_rows.add(len(rows))
             rows.append((prompt, "yes" if present else "no", clip["video"], clip["video_id"], OWN_AUDIO))
         if self.config.replay_visual_swap_share:
-            seen = set(visual_rows)
-            recast = self._recast(rows, pairs, 13, self.config.replay_visual_swap_share, self._partner_track_row)
-            rows = [new if i in seen else old for i, (old, new) in enumerate(zip(rows, recast, strict=True))]
+            rows = self._recast(rows, pairs, 13, self.config.replay_visual_swap_share, self._partner_track_row,
+                                among=visual_rows)
         if self.config.replay_swap_share:
             rows = self._recast(rows, pairs, 11, self.config.replay_swap_share, self._swapped_row)
         if self.config.replay_silence_share:
             rows = self._recast(rows, pairs, 7, self.config.replay_silence_share, self._silenced_row)
         return rows
 
-    def _recast(self, rows: list[tuple], pairs: list[dict], stream: int, share: float, recast) -> list[tuple]:
-        """``share`` of the rows replaced by ``recast(row, rng)``, a question about the same video under other audio.
+    def _recast(self, rows: list[tuple], pairs: list[dict], stream: int, share: float, recast,
+                among: set[int] | None = None) -> list[tuple]:
+        """``share`` of the rows (of those whose index is in ``among``, if given) replaced by ``recast(row, rng)``, a
+        question about the same video under other audio.
 
         Each recast draws from a generator of its own (seed + ``stream``), so that turning one on leaves the draws of
         the plain rows, and of the other recast, as they were."""
         rng = random.Random(stable_hash(self.seed + stream, [p["pair_id"] for p in pairs]))
-        return [recast(row, rng) if rng.random() < share else row for row in rows]
+        return [recast(row, rng) if rng.random() < share and (among is None or i in among) else row
+                for i, row in enumerate(rows)]
 
     def _swapped_row(self, row: tuple, rng: random.Random) -> tuple:
         """A sound_of question ("Is there a sound of x?") about the row's video with its partner's track played,
